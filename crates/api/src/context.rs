@@ -1,0 +1,80 @@
+//! The outermost middleware: gives every request its id and tracing span,
+//! and finishes every response the same way — request id header, security
+//! headers, and the JSON error body for any error status, whoever produced
+//! it (handler, extractor, router, timeout, body limit or panic handler).
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::error::{ApiError, ErrorBody, ErrorInfo};
+use crate::request_id::{self, RequestId, X_REQUEST_ID};
+use crate::security_headers;
+
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id::from_headers(req.headers());
+    req.headers_mut().insert(&X_REQUEST_ID, request_id::header_value(&id));
+    req.extensions_mut().insert(id.clone());
+    let method = req.method().clone();
+    let is_docs = req.uri().path().starts_with("/docs");
+    let span = tracing::info_span!("request", request_id = %id.as_str(), method = %method);
+
+    let mut res = next.run(req).instrument(span.clone()).await;
+
+    if res.status().is_client_error() || res.status().is_server_error() {
+        res = render_error(res, &id);
+    }
+    let headers = res.headers_mut();
+    headers.insert(&X_REQUEST_ID, request_id::header_value(&id));
+    security_headers::apply(headers, is_docs);
+
+    let route = res
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    span.in_scope(|| {
+        tracing::info!(
+            method = %method,
+            route = route.as_deref().unwrap_or("<unmatched>"),
+            status = res.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request.completed"
+        );
+    });
+    res
+}
+
+/// Rewrites an error response into the JSON error model, keeping its
+/// status and headers (e.g. `Allow` on 405) but replacing its body.
+fn render_error(res: Response, id: &RequestId) -> Response {
+    let (mut parts, _body) = res.into_parts();
+    let info = parts
+        .extensions
+        .remove::<ErrorInfo>()
+        .unwrap_or_else(|| ApiError::from_status(parts.status).info);
+    let body = ErrorBody {
+        code: info.code.to_owned(),
+        message: info.message,
+        request_id: id.as_str().to_owned(),
+        details: info.details,
+    };
+    let status = parts.status;
+    let mut rendered = (status, axum::Json(body)).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rendered.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    if status == StatusCode::UNAUTHORIZED && !rendered.headers().contains_key(header::WWW_AUTHENTICATE) {
+        rendered
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    *rendered.extensions_mut() = parts.extensions;
+    rendered
+}

@@ -1,0 +1,141 @@
+//! The HTTP error model: every error response is
+//! `{"code","message","request_id","details"?}` with the right status.
+//!
+//! Handlers and extractors return `ApiError`; its response carries an
+//! `ErrorInfo` extension and the request-context middleware renders the
+//! body, because only it knows the request id. Error responses produced
+//! outside our code (unknown route, wrong method, body limit, timeout,
+//! panic) are rendered there too, from their status alone.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use isms_app::AppError;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code in snake_case, e.g. `validation_failed`.
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// Human-readable sentence; never contains internal detail.
+    pub message: String,
+    /// The request's correlation id (also in the `X-Request-ID` header).
+    pub request_id: String,
+    /// Structured detail, e.g. per-field validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
+
+/// What a response needs to become an `ErrorBody` once the request id is
+/// known.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub info: ErrorInfo,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            info: ErrorInfo {
+                code,
+                message: message.into(),
+                details: None,
+            },
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.info.details = Some(details);
+        self
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "The requested resource does not exist.")
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "The server failed to handle the request.",
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "A dependency is unavailable; try again later.",
+        )
+    }
+
+    /// The error for a status that reached the client without an
+    /// `ApiError` (framework rejections, middleware, panics).
+    pub fn from_status(status: StatusCode) -> Self {
+        let (code, message) = match status {
+            StatusCode::BAD_REQUEST => ("bad_request", "The request is malformed."),
+            StatusCode::UNAUTHORIZED => ("unauthenticated", "Authentication is required."),
+            StatusCode::FORBIDDEN => ("forbidden", "You are not allowed to do this."),
+            StatusCode::NOT_FOUND => ("not_found", "No such route."),
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This route does not accept that method."),
+            StatusCode::REQUEST_TIMEOUT => ("request_timeout", "The request took too long."),
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is larger than 64 KiB."),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "The request body must be application/json."),
+            StatusCode::SERVICE_UNAVAILABLE => ("service_unavailable", "The service is unavailable; try again later."),
+            StatusCode::GATEWAY_TIMEOUT => ("timeout", "The request took too long to process."),
+            s if s.is_server_error() => ("internal_error", "The server failed to handle the request."),
+            _ => ("error", "The request failed."),
+        };
+        Self::new(status, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = self.status.into_response();
+        res.extensions_mut().insert(self.info);
+        res
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Validation { field, code, message } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "The request failed validation.",
+            )
+            .with_details(serde_json::json!({ "fields": [{ "field": field, "code": code, "message": message }] })),
+            AppError::NotFound => Self::not_found(),
+            AppError::Conflict(rule) => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("A resource with this {} already exists.", rule.replace('_', " ")),
+            ),
+            AppError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "dependency.unavailable");
+                Self::unavailable()
+            }
+            AppError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal.error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,16 @@
+//! The HTTP API (axum): routes, extractors, the error model and the
+//! middleware every response passes through.
+
+pub mod context;
+pub mod cors;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod request_id;
+pub mod router;
+pub mod routes;
+pub mod security_headers;
+pub mod state;
+
+pub use router::{build, with_middleware, Api, HttpConfig, RouteEntry, BODY_LIMIT_BYTES};
+pub use state::AppState;

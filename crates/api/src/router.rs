@@ -1,0 +1,161 @@
+//! Assembles the API: the route table (every route is added here, so the
+//! table, the OpenAPI document and the router cannot drift apart), the
+//! fallback, and the middleware stack.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::openapi::ApiDoc;
+use crate::routes::{docs, health};
+use crate::state::AppState;
+use crate::{context, cors};
+
+/// Largest request body accepted (413 beyond).
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Origins allowed to call the API from a browser; empty disables CORS.
+    pub cors_origins: Vec<String>,
+    /// Whole-request deadline (503 `timeout` beyond).
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            cors_origins: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One route of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteEntry {
+    pub method: Method,
+    pub path: String,
+    /// Whether the route is in the OpenAPI document (only the HTML docs
+    /// themselves are not).
+    pub documented: bool,
+}
+
+/// The assembled API.
+pub struct Api {
+    pub router: Router,
+    pub spec: utoipa::openapi::OpenApi,
+    pub routes: Vec<RouteEntry>,
+}
+
+struct RouteTable {
+    router: OpenApiRouter<AppState>,
+    entries: Vec<RouteEntry>,
+}
+
+impl RouteTable {
+    fn new() -> Self {
+        Self {
+            router: OpenApiRouter::with_openapi(ApiDoc::openapi()),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Adds documented routes: the path and method come from the handler's
+    /// `#[utoipa::path]`, the single source for both router and spec.
+    fn add(mut self, routes: UtoipaMethodRouter<AppState>) -> Self {
+        for (path, item) in &routes.1.paths {
+            let ops = [
+                (Method::GET, item.get.is_some()),
+                (Method::POST, item.post.is_some()),
+                (Method::PUT, item.put.is_some()),
+                (Method::PATCH, item.patch.is_some()),
+                (Method::DELETE, item.delete.is_some()),
+            ];
+            for (method, present) in ops {
+                if present {
+                    self.entries.push(RouteEntry {
+                        method,
+                        path: path.clone(),
+                        documented: true,
+                    });
+                }
+            }
+        }
+        self.router = self.router.routes(routes);
+        self
+    }
+}
+
+pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
+    let table = RouteTable::new()
+        .add(routes!(health::live))
+        .add(routes!(health::ready))
+        .add(routes!(docs::openapi_json));
+    let mut entries = table.entries;
+    let (api_router, spec) = table.router.split_for_parts();
+    let spec_json = docs::SpecJson(Arc::new(
+        serde_json::to_string(&spec).unwrap_or_else(|_| String::from("{}")),
+    ));
+    entries.push(RouteEntry {
+        method: Method::GET,
+        path: "/docs".into(),
+        documented: false,
+    });
+
+    let router = api_router
+        .route_layer(middleware::from_fn(tag_route))
+        .with_state(state)
+        .merge(docs::swagger_ui())
+        .layer(Extension(spec_json))
+        .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) });
+    Api {
+        router: with_middleware(router, cfg),
+        spec,
+        routes: entries,
+    }
+}
+
+/// The middleware stack, outermost first: request context (id, span,
+/// headers, error rendering), CORS, panic catcher, timeout, body limits.
+/// Public so tests can put a test router behind exactly the same stack.
+pub fn with_middleware(router: Router, cfg: &HttpConfig) -> Router {
+    let router = router
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            cfg.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(on_panic));
+    cors::apply(router, &cfg.cors_origins).layer(middleware::from_fn(context::request_context))
+}
+
+fn on_panic(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    // The payload may hold request data; it is not logged.
+    tracing::error!("request.panicked");
+    ApiError::internal().into_response()
+}
+
+/// Copies the matched route template into the response so the outer
+/// middleware can log the template rather than the raw path.
+async fn tag_route(req: Request, next: Next) -> Response {
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let mut res = next.run(req).await;
+    if let Some(m) = matched {
+        res.extensions_mut().insert(m);
+    }
+    res
+}

@@ -1,0 +1,2 @@
+pub mod docs;
+pub mod health;

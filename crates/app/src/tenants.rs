@@ -1,0 +1,48 @@
+//! Tenant administration (CLI today; an admin API later).
+
+use std::sync::Arc;
+
+use isms_domain::page::{Page, PageRequest};
+use isms_domain::ports::TenantRepository;
+use isms_domain::tenant::{Tenant, TenantName};
+use isms_domain::TenantId;
+
+use crate::AppError;
+
+#[derive(Clone)]
+pub struct TenantService {
+    tenants: Arc<dyn TenantRepository>,
+}
+
+impl TenantService {
+    pub fn new(tenants: Arc<dyn TenantRepository>) -> Self {
+        Self { tenants }
+    }
+
+    pub async fn create(&self, name: &str) -> Result<Tenant, AppError> {
+        let name = TenantName::parse(name).map_err(|e| AppError::validation("name", "invalid_tenant_name", e))?;
+        let tenant = Tenant::new(name, isms_domain::time::now());
+        self.tenants.create(&tenant).await?;
+        tracing::info!(tenant_id = %tenant.id, "tenant.created");
+        Ok(tenant)
+    }
+
+    pub async fn list(&self, page: PageRequest) -> Result<Page<Tenant>, AppError> {
+        Ok(self.tenants.list(page).await?)
+    }
+
+    /// Finds a tenant by id or, failing that, by name (case-insensitive).
+    pub async fn resolve(&self, id_or_name: &str) -> Result<Tenant, AppError> {
+        if let Ok(id) = id_or_name.trim().parse::<TenantId>() {
+            match self.tenants.get(id).await {
+                Ok(t) => return Ok(t),
+                Err(isms_domain::ports::RepoError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.tenants
+            .find_by_name(id_or_name)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+}

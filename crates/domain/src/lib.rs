@@ -1,0 +1,17 @@
+//! The isms domain: entities, value objects, pure rules and the ports the
+//! outer layers implement. This crate does no IO; the layering test in
+//! `tests/layering.rs` keeps it that way.
+
+pub mod email;
+pub mod ids;
+pub mod page;
+pub mod password_policy;
+pub mod ports;
+pub mod role;
+pub mod tenant;
+pub mod time;
+pub mod user;
+
+pub use email::Email;
+pub use ids::{TenantId, UserId};
+pub use role::Role;

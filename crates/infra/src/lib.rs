@@ -1,0 +1,5 @@
+//! Infrastructure adapters that are neither storage nor HTTP.
+
+pub mod password;
+
+pub use password::Argon2Hasher;

@@ -1,0 +1,71 @@
+//! Command line. Every subcommand reads the same configuration as `serve`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "isms", version, about = "Information-security management server for ISO/IEC 27001")]
+pub struct Cli {
+    /// TOML configuration file (environment variables override it).
+    #[arg(long, global = true, env = "ISMS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no command is given).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints its id.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List tenants (id, status, name), one per line.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints its id (and a generated password, once).
+    Create {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// admin, manager, analyst, auditor or viewer.
+        #[arg(long)]
+        role: isms_domain::Role,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from the first line of stdin instead of
+        /// generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration; exit 2 naming the first bad key.
+    Check,
+}

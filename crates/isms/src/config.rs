@@ -1,0 +1,307 @@
+//! Configuration: defaults, then an optional TOML file, then `ISMS_*`
+//! environment variables (highest precedence). Every key is listed in
+//! `KEYS` (and in the README's table). A bad value stops start-up with exit
+//! code 2 and one line naming the key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use isms_store::DatabaseUrl;
+
+/// Every configuration key: environment name, TOML name, default, meaning.
+pub const KEYS: &[(&str, &str, &str, &str)] = &[
+    ("ISMS_BIND", "bind", "127.0.0.1:8080", "address and port to listen on"),
+    ("ISMS_DATA_DIR", "data_dir", "./data", "directory for the embedded database (created 0700)"),
+    ("ISMS_DATABASE_URL", "database_url", "sqlite://<data_dir>/isms.db", "sqlite:// or postgres:// URL"),
+    ("ISMS_AUTO_MIGRATE", "auto_migrate", "true", "apply migrations at start-up (else run `isms migrate`)"),
+    ("ISMS_DB_MAX_CONNECTIONS", "db_max_connections", "10", "connection pool size (1-1000)"),
+    ("ISMS_DB_STATEMENT_TIMEOUT_MS", "db_statement_timeout_ms", "5000", "PostgreSQL statement timeout"),
+    ("ISMS_DB_BUSY_TIMEOUT_MS", "db_busy_timeout_ms", "5000", "SQLite wait for a locked database"),
+    ("ISMS_REQUEST_TIMEOUT_SECS", "request_timeout_secs", "30", "whole-request deadline (504 beyond)"),
+    ("ISMS_SHUTDOWN_TIMEOUT_SECS", "shutdown_timeout_secs", "30", "grace period for in-flight requests on SIGTERM/SIGINT"),
+    ("ISMS_CORS_ORIGINS", "cors_origins", "", "comma-separated allowed browser origins; empty disables CORS; `*` is refused"),
+    ("ISMS_PASSWORD_HASH_CONCURRENCY", "password_hash_concurrency", "<CPU count>", "Argon2id hashes running at once"),
+    ("ISMS_BOOTSTRAP_TENANT", "bootstrap_tenant", "default", "name of the tenant created on first start"),
+    ("ISMS_BOOTSTRAP_ADMIN_EMAIL", "bootstrap_admin_email", "admin@isms.local", "e-mail of the admin created on first start"),
+    ("ISMS_LOG", "log", "info", "log filter (tracing EnvFilter syntax, e.g. `info,isms_store=debug`)"),
+    ("ISMS_LOG_FORMAT", "log_format", "json", "`json` (one object per line) or `pretty` for local development"),
+    ("ISMS_ENVIRONMENT", "environment", "development", "deployment name reported in logs"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: DatabaseUrl,
+    pub auto_migrate: bool,
+    pub db_max_connections: u32,
+    pub db_statement_timeout: Duration,
+    pub db_busy_timeout: Duration,
+    pub request_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub cors_origins: Vec<String>,
+    pub password_hash_concurrency: usize,
+    pub bootstrap_tenant: String,
+    pub bootstrap_admin_email: String,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub environment: String,
+}
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Where a raw value came from, for error messages.
+struct Raw {
+    values: BTreeMap<&'static str, (String, String)>,
+}
+
+impl Raw {
+    /// The value and the name to blame for it.
+    fn get(&self, env: &'static str) -> Option<(&str, &str)> {
+        self.values.get(env).map(|(v, src)| (v.as_str(), src.as_str()))
+    }
+}
+
+impl Config {
+    /// Loads from the process environment and, if given, a TOML file.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Self::from_sources(file, &env)
+    }
+
+    pub fn from_sources(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut values = BTreeMap::new();
+        if let Some(path) = file {
+            for (env_key, value, source) in read_file(path)? {
+                values.insert(env_key, (value, source));
+            }
+        }
+        for (env_key, _, _, _) in KEYS {
+            if let Some(v) = env.get(*env_key) {
+                values.insert(*env_key, (v.clone(), (*env_key).to_owned()));
+            }
+        }
+        Self::from_raw(&Raw { values })
+    }
+
+    fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
+        let data_dir = PathBuf::from(string(raw, "ISMS_DATA_DIR", "./data")?);
+        let default_url = format!("sqlite://{}", data_dir.join("isms.db").display());
+        let database_url = {
+            let (value, src) = raw.get("ISMS_DATABASE_URL").unwrap_or((&default_url, "ISMS_DATABASE_URL"));
+            DatabaseUrl::parse(value).map_err(|e| ConfigError::new(src, e.to_string()))?
+        };
+        Ok(Self {
+            bind: parse(raw, "ISMS_BIND", "127.0.0.1:8080", |v| {
+                v.parse::<SocketAddr>()
+                    .map_err(|_| "expected an address and port such as 127.0.0.1:8080".to_owned())
+            })?,
+            data_dir,
+            database_url,
+            auto_migrate: parse(raw, "ISMS_AUTO_MIGRATE", "true", parse_bool)?,
+            db_max_connections: parse(raw, "ISMS_DB_MAX_CONNECTIONS", "10", |v| bounded(v, 1, 1000))? as u32,
+            db_statement_timeout: Duration::from_millis(parse(raw, "ISMS_DB_STATEMENT_TIMEOUT_MS", "5000", |v| {
+                bounded(v, 100, 600_000)
+            })?),
+            db_busy_timeout: Duration::from_millis(parse(raw, "ISMS_DB_BUSY_TIMEOUT_MS", "5000", |v| {
+                bounded(v, 0, 600_000)
+            })?),
+            request_timeout: Duration::from_secs(parse(raw, "ISMS_REQUEST_TIMEOUT_SECS", "30", |v| bounded(v, 1, 3600))?),
+            shutdown_timeout: Duration::from_secs(parse(raw, "ISMS_SHUTDOWN_TIMEOUT_SECS", "30", |v| {
+                bounded(v, 0, 3600)
+            })?),
+            cors_origins: parse(raw, "ISMS_CORS_ORIGINS", "", parse_origins)?,
+            password_hash_concurrency: match raw.get("ISMS_PASSWORD_HASH_CONCURRENCY") {
+                Some(_) => parse(raw, "ISMS_PASSWORD_HASH_CONCURRENCY", "", |v| bounded(v, 1, 256))? as usize,
+                None => std::thread::available_parallelism().map_or(2, usize::from),
+            },
+            bootstrap_tenant: parse(raw, "ISMS_BOOTSTRAP_TENANT", "default", |v| {
+                isms_domain::tenant::TenantName::parse(v)
+                    .map(|n| n.as_str().to_owned())
+                    .map_err(|e| e.to_string())
+            })?,
+            bootstrap_admin_email: parse(raw, "ISMS_BOOTSTRAP_ADMIN_EMAIL", "admin@isms.local", |v| {
+                isms_domain::Email::parse(v)
+                    .map(|e| e.as_str().to_owned())
+                    .map_err(|e| e.to_string())
+            })?,
+            log: parse(raw, "ISMS_LOG", "info", |v| {
+                tracing_subscriber::EnvFilter::try_new(v)
+                    .map(|_| v.to_owned())
+                    .map_err(|e| format!("invalid log filter: {e}"))
+            })?,
+            log_format: parse(raw, "ISMS_LOG_FORMAT", "json", |v| match v {
+                "json" => Ok(LogFormat::Json),
+                "pretty" => Ok(LogFormat::Pretty),
+                _ => Err("expected `json` or `pretty`".to_owned()),
+            })?,
+            environment: string(raw, "ISMS_ENVIRONMENT", "development")?,
+        })
+    }
+}
+
+fn parse<T>(raw: &Raw, key: &'static str, default: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, ConfigError> {
+    let (value, src) = raw.get(key).unwrap_or((default, key));
+    f(value.trim()).map_err(|m| ConfigError::new(src, m))
+}
+
+fn string(raw: &Raw, key: &'static str, default: &str) -> Result<String, ConfigError> {
+    parse(raw, key, default, |v| {
+        if v.is_empty() {
+            Err("must not be empty".to_owned())
+        } else {
+            Ok(v.to_owned())
+        }
+    })
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+fn bounded(v: &str, min: u64, max: u64) -> Result<u64, String> {
+    v.parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("expected a whole number from {min} to {max}"))
+}
+
+fn parse_origins(v: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for origin in v.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        if origin == "*" {
+            return Err("`*` is not allowed; list each origin".to_owned());
+        }
+        let url = url::Url::parse(origin).map_err(|_| format!("`{origin}` is not an origin such as https://app.example.com"))?;
+        let is_origin = matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some()
+            && url.path() == "/"
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && !origin.ends_with('/');
+        if !is_origin {
+            return Err(format!("`{origin}` is not an origin such as https://app.example.com"));
+        }
+        out.push(origin.to_owned());
+    }
+    Ok(out)
+}
+
+/// Reads a TOML file into (env key, value, source name) triples.
+fn read_file(path: &Path) -> Result<Vec<(&'static str, String, String)>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("--config", format!("cannot read {}: {e}", path.display())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::new("--config", format!("{} is not valid TOML: {}", path.display(), e.message())))?;
+    let mut out = Vec::new();
+    for (name, value) in table {
+        let Some((env_key, ..)) = KEYS.iter().find(|(_, toml_key, ..)| *toml_key == name) else {
+            return Err(ConfigError::new(name, format!("unknown key in {}", path.display())));
+        };
+        let source = format!("{name} (in {})", path.display());
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .into_iter()
+                .map(|i| match i {
+                    toml::Value::String(s) => Ok(s),
+                    _ => Err(ConfigError::new(source.clone(), "expected a list of strings")),
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
+            _ => return Err(ConfigError::new(source, "expected a string, number, boolean or list of strings")),
+        };
+        out.push((*env_key, text, source));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_sources(None, &env(&[])).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url.expose(), "sqlite://./data/isms.db");
+        assert!(c.auto_migrate);
+        assert!(c.cors_origins.is_empty());
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            ("ISMS_BIND", "nonsense"),
+            ("ISMS_DATABASE_URL", "mysql://x"),
+            ("ISMS_AUTO_MIGRATE", "maybe"),
+            ("ISMS_DB_MAX_CONNECTIONS", "0"),
+            ("ISMS_CORS_ORIGINS", "*"),
+            ("ISMS_CORS_ORIGINS", "https://ok.example,not an origin"),
+            ("ISMS_BOOTSTRAP_ADMIN_EMAIL", "nope"),
+            ("ISMS_LOG_FORMAT", "xml"),
+        ];
+        for (key, value) in cases {
+            let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();
+            assert_eq!(err.key, key, "{value}");
+        }
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("isms.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\ncors_origins = [\"https://a.example\"]\ndb_max_connections = 3\n").unwrap();
+        let c = Config::from_sources(Some(&path), &env(&[])).unwrap();
+        assert_eq!(c.bind.port(), 9000);
+        assert_eq!(c.cors_origins, vec!["https://a.example"]);
+        assert_eq!(c.db_max_connections, 3);
+        let c = Config::from_sources(Some(&path), &env(&[("ISMS_BIND", "127.0.0.1:9001")])).unwrap();
+        assert_eq!(c.bind.port(), 9001);
+    }
+
+    #[test]
+    fn file_errors_name_the_file_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("isms.toml");
+        std::fs::write(&path, "bnid = \"x\"\n").unwrap();
+        assert_eq!(Config::from_sources(Some(&path), &env(&[])).unwrap_err().key, "bnid");
+        std::fs::write(&path, "bind = \"x\"\n").unwrap();
+        assert!(Config::from_sources(Some(&path), &env(&[])).unwrap_err().key.starts_with("bind (in "));
+    }
+}

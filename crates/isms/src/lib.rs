@@ -1,0 +1,10 @@
+//! The isms binary's library half: configuration, wiring of adapters into
+//! services, the server lifecycle and the CLI commands. Integration tests
+//! start the server through `server::spawn`, the same path `main` takes.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod logging;
+pub mod server;
+pub mod wiring;

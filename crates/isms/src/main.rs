@@ -1,0 +1,70 @@
+//! `isms`: the server and its administrative CLI.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use isms::cli::{Cli, Command, ConfigCommand, TenantCommand, UserCommand};
+use isms::commands::{self, UserArgs};
+use isms::config::Config;
+
+/// Exit status for configuration errors (as for `config check`).
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: invalid configuration: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    if matches!(command, Command::Serve) {
+        isms::logging::init(&config);
+    }
+    let result = runtime.block_on(async {
+        let mut out = std::io::stdout();
+        match command {
+            Command::Serve => isms::server::run(config).await,
+            Command::Migrate => commands::migrate(&config).await,
+            Command::Tenant(TenantCommand::Create { name }) => commands::tenant_create(&config, &name, &mut out).await,
+            Command::Tenant(TenantCommand::List) => commands::tenant_list(&config, &mut out).await,
+            Command::User(UserCommand::Create {
+                tenant,
+                email,
+                role,
+                display_name,
+                password_stdin,
+            }) => {
+                let args = UserArgs {
+                    tenant: &tenant,
+                    email: &email,
+                    role,
+                    display_name,
+                    password_stdin,
+                };
+                commands::user_create(&config, args, &mut std::io::stdin().lock(), &mut out).await
+            }
+            Command::Config(ConfigCommand::Check) => {
+                println!("configuration ok (database: {})", config.database_url);
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of causes, no backtrace.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Storage adapters: SQLite (embedded default) and PostgreSQL (production),
+//! both implementing the domain's repository ports. The conformance suite
+//! in `tests/conformance.rs` holds them to one behaviour.
+
+mod error;
+mod migrations;
+mod postgres;
+mod repos;
+mod rows;
+mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod url;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use isms_domain::ports::{BootstrapRepository, StoreHealth, TenantRepository, UserRepository};
+
+pub use crate::postgres::PgStore;
+pub use crate::sqlite::SqliteStore;
+pub use crate::url::{Backend, DatabaseUrl, DatabaseUrlError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database configuration: {0}")]
+    Config(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("migration failed: {0}")]
+    Migrate(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// PostgreSQL: server-side `statement_timeout`.
+    pub statement_timeout: Duration,
+    /// SQLite: how long a writer waits for another writer's lock.
+    pub busy_timeout: Duration,
+}
+
+impl StoreOptions {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self {
+            url,
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Hands out the active backend as a shared trait object.
+macro_rules! port {
+    ($self:ident) => {
+        match &$self.inner {
+            Inner::Sqlite(s) => Arc::new(s.clone()),
+            Inner::Postgres(s) => Arc::new(s.clone()),
+        }
+    };
+}
+
+#[derive(Clone)]
+enum Inner {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// A connected store: the backend chosen by the URL, seen through the
+/// domain's ports.
+#[derive(Clone)]
+pub struct Store {
+    inner: Inner,
+}
+
+impl Store {
+    pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {
+        let inner = match opts.url.backend() {
+            Backend::Sqlite => Inner::Sqlite(SqliteStore::connect(opts).await?),
+            Backend::Postgres => Inner::Postgres(PgStore::connect(opts).await?),
+        };
+        Ok(Self { inner })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            Inner::Sqlite(_) => Backend::Sqlite,
+            Inner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations (each in a transaction; concurrent callers
+    /// are serialised by sqlx's migration lock).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.inner {
+            Inner::Sqlite(s) => s.migrate().await,
+            Inner::Postgres(s) => s.migrate().await,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.inner {
+            Inner::Sqlite(s) => s.close().await,
+            Inner::Postgres(s) => s.close().await,
+        }
+    }
+
+    pub fn tenants(&self) -> Arc<dyn TenantRepository> {
+        port!(self)
+    }
+
+    pub fn users(&self) -> Arc<dyn UserRepository> {
+        port!(self)
+    }
+
+    pub fn bootstrap(&self) -> Arc<dyn BootstrapRepository> {
+        port!(self)
+    }
+
+    pub fn health(&self) -> Arc<dyn StoreHealth> {
+        port!(self)
+    }
+}

@@ -1,0 +1,58 @@
+//! Migrations are embedded in the binary so `isms migrate` works from any
+//! directory. Both dialects carry the same version numbers and the same
+//! logical schema; sqlx applies each one in its own transaction.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::SqlSafeStr;
+
+type Source = (i64, &'static str, &'static str);
+
+const SQLITE: &[Source] = &[(
+    1,
+    "tenants users",
+    include_str!("../migrations/sqlite/0001_tenants_users.sql"),
+)];
+
+const POSTGRES: &[Source] = &[(
+    1,
+    "tenants users",
+    include_str!("../migrations/postgres/0001_tenants_users.sql"),
+)];
+
+fn migrator(sources: &[Source]) -> Migrator {
+    Migrator::with_migrations(
+        sources
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+pub(crate) fn sqlite() -> Migrator {
+    migrator(SQLITE)
+}
+
+pub(crate) fn postgres() -> Migrator {
+    migrator(POSTGRES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialects_have_the_same_versions() {
+        let v = |s: &[Source]| s.iter().map(|m| m.0).collect::<Vec<_>>();
+        assert_eq!(v(SQLITE), v(POSTGRES));
+    }
+}

@@ -1,0 +1,47 @@
+//! PostgreSQL backend: for several stateless isms instances behind a load
+//! balancer. The pool is bounded and every statement has a server-side
+//! timeout, so a slow query cannot pin a connection forever.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+use crate::{StoreError, StoreOptions};
+
+#[derive(Clone)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+crate::repos::impl_repositories!(PgStore);
+
+impl PgStore {
+    pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {
+        let timeout_ms = opts.statement_timeout.as_millis().to_string();
+        let connect = PgConnectOptions::from_str(opts.url.expose())
+            .map_err(|_| StoreError::Config("invalid PostgreSQL URL".into()))?
+            .application_name("isms")
+            .options([("statement_timeout", timeout_ms.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(opts.acquire_timeout)
+            .idle_timeout(Some(Duration::from_secs(600)))
+            .connect_with(connect)
+            .await
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
+        crate::migrations::postgres()
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,316 @@
+//! Repository implementations. The statements below are portable SQL
+//! (`$n` placeholders, partial indexes, `ON CONFLICT`, keyset pagination)
+//! that both SQLite and PostgreSQL run unchanged, so one body is
+//! instantiated per backend; where the dialects differ (DDL, locks,
+//! connection setup) each backend has its own code.
+
+macro_rules! impl_repositories {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl isms_domain::ports::TenantRepository for $store {
+            async fn create(
+                &self,
+                t: &isms_domain::tenant::Tenant,
+            ) -> Result<(), isms_domain::ports::RepoError> {
+                crate::repos::insert_tenant!(&self.pool, t)
+            }
+
+            async fn get(
+                &self,
+                id: isms_domain::TenantId,
+            ) -> Result<isms_domain::tenant::Tenant, isms_domain::ports::RepoError> {
+                sqlx::query_as::<_, crate::rows::TenantRow>(
+                    "SELECT id, name, status, created_at, updated_at, deleted_at FROM tenants \
+                     WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(id.as_uuid())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(crate::error::map)?
+                .try_into()
+            }
+
+            async fn find_by_name(
+                &self,
+                name: &str,
+            ) -> Result<Option<isms_domain::tenant::Tenant>, isms_domain::ports::RepoError> {
+                let Ok(name) = isms_domain::tenant::TenantName::parse(name) else {
+                    return Ok(None);
+                };
+                sqlx::query_as::<_, crate::rows::TenantRow>(
+                    "SELECT id, name, status, created_at, updated_at, deleted_at FROM tenants \
+                     WHERE name_key = $1 AND deleted_at IS NULL",
+                )
+                .bind(name.key())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(crate::error::map)?
+                .map(TryInto::try_into)
+                .transpose()
+            }
+
+            async fn list(
+                &self,
+                page: isms_domain::page::PageRequest,
+            ) -> Result<
+                isms_domain::page::Page<isms_domain::tenant::Tenant>,
+                isms_domain::ports::RepoError,
+            > {
+                let rows = sqlx::query_as::<_, crate::rows::TenantRow>(
+                    "SELECT id, name, status, created_at, updated_at, deleted_at FROM tenants \
+                     WHERE deleted_at IS NULL AND ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+                )
+                .bind(page.after())
+                .bind(page.fetch_limit())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::error::map)?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<Vec<isms_domain::tenant::Tenant>, _>>()?;
+                Ok(isms_domain::page::Page::from_overfetch(rows, &page, |t| t.id.as_uuid()))
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl isms_domain::ports::UserRepository for $store {
+            async fn create(
+                &self,
+                u: &isms_domain::user::User,
+            ) -> Result<(), isms_domain::ports::RepoError> {
+                crate::repos::insert_user!(&self.pool, u)
+            }
+
+            async fn get(
+                &self,
+                tenant: isms_domain::TenantId,
+                id: isms_domain::UserId,
+            ) -> Result<isms_domain::user::User, isms_domain::ports::RepoError> {
+                sqlx::query_as::<_, crate::rows::UserRow>(concat!(
+                    "SELECT ",
+                    crate::repos::user_columns!(),
+                    " FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL"
+                ))
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(crate::error::map)?
+                .try_into()
+            }
+
+            async fn find_by_email(
+                &self,
+                email: &isms_domain::Email,
+            ) -> Result<Option<isms_domain::user::User>, isms_domain::ports::RepoError> {
+                sqlx::query_as::<_, crate::rows::UserRow>(concat!(
+                    "SELECT ",
+                    crate::repos::user_columns!(),
+                    " FROM users WHERE email = $1 AND deleted_at IS NULL"
+                ))
+                .bind(email.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(crate::error::map)?
+                .map(TryInto::try_into)
+                .transpose()
+            }
+
+            async fn list(
+                &self,
+                tenant: isms_domain::TenantId,
+                page: isms_domain::page::PageRequest,
+            ) -> Result<
+                isms_domain::page::Page<isms_domain::user::User>,
+                isms_domain::ports::RepoError,
+            > {
+                let rows = sqlx::query_as::<_, crate::rows::UserRow>(concat!(
+                    "SELECT ",
+                    crate::repos::user_columns!(),
+                    " FROM users WHERE tenant_id = $1 AND deleted_at IS NULL \
+                      AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+                ))
+                .bind(tenant.as_uuid())
+                .bind(page.after())
+                .bind(page.fetch_limit())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::error::map)?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<Vec<isms_domain::user::User>, _>>()?;
+                Ok(isms_domain::page::Page::from_overfetch(rows, &page, |u| u.id.as_uuid()))
+            }
+
+            async fn update(
+                &self,
+                u: &isms_domain::user::User,
+            ) -> Result<(), isms_domain::ports::RepoError> {
+                let done = sqlx::query(
+                    "UPDATE users SET email = $3, display_name = $4, role = $5, is_active = $6, \
+                     password_hash = $7, password_changed_at = $8, password_must_change = $9, \
+                     last_login_at = $10, last_access_review_at = $11, updated_at = $12 \
+                     WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+                )
+                .bind(u.tenant_id.as_uuid())
+                .bind(u.id.as_uuid())
+                .bind(u.email.as_str())
+                .bind(&u.display_name)
+                .bind(u.role.as_str())
+                .bind(u.is_active)
+                .bind(u.password_hash.as_str())
+                .bind(u.password_changed_at)
+                .bind(u.password_must_change)
+                .bind(u.last_login_at)
+                .bind(u.last_access_review_at)
+                .bind(isms_domain::time::now())
+                .execute(&self.pool)
+                .await
+                .map_err(crate::error::map)?;
+                if done.rows_affected() == 0 {
+                    return Err(isms_domain::ports::RepoError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn soft_delete(
+                &self,
+                tenant: isms_domain::TenantId,
+                id: isms_domain::UserId,
+            ) -> Result<(), isms_domain::ports::RepoError> {
+                let now = isms_domain::time::now();
+                let done = sqlx::query(
+                    "UPDATE users SET deleted_at = $3, updated_at = $3, is_active = $4 \
+                     WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+                )
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .bind(now)
+                .bind(false)
+                .execute(&self.pool)
+                .await
+                .map_err(crate::error::map)?;
+                if done.rows_affected() == 0 {
+                    return Err(isms_domain::ports::RepoError::NotFound);
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl isms_domain::ports::BootstrapRepository for $store {
+            async fn is_bootstrapped(&self) -> Result<bool, isms_domain::ports::RepoError> {
+                let found: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM server_state WHERE key = 'bootstrap'")
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(crate::error::map)?;
+                Ok(found.is_some())
+            }
+
+            async fn bootstrap(
+                &self,
+                tenant: &isms_domain::tenant::Tenant,
+                admin: &isms_domain::user::User,
+            ) -> Result<bool, isms_domain::ports::RepoError> {
+                let mut tx = self.pool.begin().await.map_err(crate::error::map)?;
+                // The marker row's primary key decides the race between two
+                // processes starting on one fresh database: the loser's
+                // insert does nothing once the winner commits.
+                let claimed = sqlx::query(
+                    "INSERT INTO server_state (key, value, created_at) VALUES ('bootstrap', $1, $2) \
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(tenant.id.to_string())
+                .bind(tenant.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(crate::error::map)?
+                .rows_affected()
+                    == 1;
+                if !claimed {
+                    tx.rollback().await.map_err(crate::error::map)?;
+                    return Ok(false);
+                }
+                crate::repos::insert_tenant!(&mut *tx, tenant)?;
+                crate::repos::insert_user!(&mut *tx, admin)?;
+                tx.commit().await.map_err(crate::error::map)?;
+                Ok(true)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl isms_domain::ports::StoreHealth for $store {
+            async fn ping(&self) -> Result<(), isms_domain::ports::RepoError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::error::map)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+macro_rules! user_columns {
+    () => {
+        "id, tenant_id, email, display_name, role, is_active, password_hash, password_changed_at, \
+         password_must_change, last_login_at, last_access_review_at, created_at, updated_at, deleted_at"
+    };
+}
+
+pub(crate) use impl_repositories;
+pub(crate) use user_columns;
+
+macro_rules! insert_user {
+    ($executor:expr, $u:expr) => {{
+        let u: &isms_domain::user::User = $u;
+        sqlx::query(concat!(
+            "INSERT INTO users (",
+            crate::repos::user_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ))
+        .bind(u.id.as_uuid())
+        .bind(u.tenant_id.as_uuid())
+        .bind(u.email.as_str())
+        .bind(u.display_name.as_str())
+        .bind(u.role.as_str())
+        .bind(u.is_active)
+        .bind(u.password_hash.as_str())
+        .bind(u.password_changed_at)
+        .bind(u.password_must_change)
+        .bind(u.last_login_at)
+        .bind(u.last_access_review_at)
+        .bind(u.created_at)
+        .bind(u.updated_at)
+        .bind(u.deleted_at)
+        .execute($executor)
+        .await
+        .map(|_| ())
+        .map_err(crate::error::map)
+    }};
+}
+
+macro_rules! insert_tenant {
+    ($executor:expr, $t:expr) => {{
+        let t: &isms_domain::tenant::Tenant = $t;
+        sqlx::query(
+            "INSERT INTO tenants (id, name, name_key, status, created_at, updated_at, deleted_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(t.id.as_uuid())
+        .bind(t.name.as_str())
+        .bind(t.name.key())
+        .bind(t.status.as_str())
+        .bind(t.created_at)
+        .bind(t.updated_at)
+        .bind(t.deleted_at)
+        .execute($executor)
+        .await
+        .map(|_| ())
+        .map_err(crate::error::map)
+    }};
+}
+
+pub(crate) use insert_tenant;
+pub(crate) use insert_user;

@@ -1,0 +1,68 @@
+//! SQLite backend: the embedded default. WAL mode lets the CLI and a running
+//! server share one file; the busy timeout makes writers wait for each
+//! other instead of failing.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use crate::{StoreError, StoreOptions};
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pub(crate) pool: SqlitePool,
+}
+
+crate::repos::impl_repositories!(SqliteStore);
+
+impl SqliteStore {
+    pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {
+        let connect = SqliteConnectOptions::from_str(opts.url.expose())
+            .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(opts.busy_timeout)
+            .foreign_keys(true);
+        if let Some(dir) = connect.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(opts.acquire_timeout)
+            .idle_timeout(Some(Duration::from_secs(600)))
+            .connect_with(connect)
+            .await
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
+        crate::migrations::sqlite()
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The data directory holds the database (and later key material): owner
+/// access only.
+fn create_private_dir(dir: &std::path::Path) -> Result<(), StoreError> {
+    let err = |e: std::io::Error| StoreError::Config(format!("cannot create data directory {}: {e}", dir.display()));
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+    }
+    Ok(())
+}
