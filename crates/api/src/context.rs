@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
@@ -18,10 +18,14 @@ use crate::security_headers;
 pub async fn request_context(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id::from_headers(req.headers());
-    req.headers_mut().insert(&X_REQUEST_ID, request_id::header_value(&id));
+    req.headers_mut()
+        .insert(&X_REQUEST_ID, request_id::header_value(&id));
     req.extensions_mut().insert(id.clone());
     let method = req.method().clone();
-    let is_docs = req.uri().path().starts_with("/docs");
+    // Only the docs tree gets the docs CSP; a bare prefix match would also
+    // relax it for unrelated paths such as `/docsx`.
+    let path = req.uri().path();
+    let is_docs = path == "/docs" || path.starts_with("/docs/");
     let span = tracing::info_span!("request", request_id = %id.as_str(), method = %method);
 
     let mut res = next.run(req).instrument(span.clone()).await;
@@ -70,7 +74,9 @@ fn render_error(res: Response, id: &RequestId) -> Response {
             rendered.headers_mut().append(name.clone(), value.clone());
         }
     }
-    if status == StatusCode::UNAUTHORIZED && !rendered.headers().contains_key(header::WWW_AUTHENTICATE) {
+    if status == StatusCode::UNAUTHORIZED
+        && !rendered.headers().contains_key(header::WWW_AUTHENTICATE)
+    {
         rendered
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

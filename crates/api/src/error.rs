@@ -63,7 +63,11 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "The requested resource does not exist.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "The requested resource does not exist.",
+        )
     }
 
     pub fn internal() -> Self {
@@ -90,13 +94,27 @@ impl ApiError {
             StatusCode::UNAUTHORIZED => ("unauthenticated", "Authentication is required."),
             StatusCode::FORBIDDEN => ("forbidden", "You are not allowed to do this."),
             StatusCode::NOT_FOUND => ("not_found", "No such route."),
-            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This route does not accept that method."),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "This route does not accept that method.",
+            ),
             StatusCode::REQUEST_TIMEOUT => ("request_timeout", "The request took too long."),
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is larger than 64 KiB."),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "The request body must be application/json."),
-            StatusCode::SERVICE_UNAVAILABLE => ("service_unavailable", "The service is unavailable; try again later."),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "payload_too_large",
+                "The request body is larger than 64 KiB.",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported_media_type",
+                "The request body must be application/json.",
+            ),
+            StatusCode::SERVICE_UNAVAILABLE => (
+                "service_unavailable",
+                "The service is unavailable; try again later.",
+            ),
             StatusCode::GATEWAY_TIMEOUT => ("timeout", "The request took too long to process."),
-            s if s.is_server_error() => ("internal_error", "The server failed to handle the request."),
+            s if s.is_server_error() => {
+                ("internal_error", "The server failed to handle the request.")
+            }
             _ => ("error", "The request failed."),
         };
         Self::new(status, code, message)

@@ -8,11 +8,11 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
 
@@ -22,7 +22,10 @@ use crate::error::ApiError;
 pub struct Json<T>(pub T);
 
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let Ok(mime) = ct.parse::<mime::Mime>() else {
@@ -57,31 +60,82 @@ where
     T::Context: Default,
 {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = match serde_path_to_error::deserialize(&mut de) {
+    // Unknown fields are rejected structurally, even for a request type
+    // that forgot `deny_unknown_fields`: mass assignment stays impossible.
+    let mut ignored = Vec::new();
+    // serde_ignored writes `?` for an `Option` level; clients know the
+    // field by its JSON path only.
+    let mut on_ignored = |path: serde_ignored::Path<'_>| {
+        ignored.push(path.to_string().replace(".?", "").replace("?.", ""))
+    };
+    let tracked = serde_ignored::Deserializer::new(&mut de, &mut on_ignored);
+    let value: T = match serde_path_to_error::deserialize(tracked) {
         Ok(v) => v,
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
             return Err(match inner.classify() {
-                serde_json::error::Category::Data => field_errors(vec![json!({
-                    "field": path,
-                    "code": "invalid",
-                    "message": inner.to_string(),
-                })]),
+                serde_json::error::Category::Data => {
+                    let (field, code) = data_error_field(&path, &inner.to_string());
+                    field_errors(vec![json!({
+                        "field": field,
+                        "code": code,
+                        "message": inner.to_string(),
+                    })])
+                }
                 _ => invalid_json(&inner),
             });
         }
     };
     de.end().map_err(|e| invalid_json(&e))?;
+    if !ignored.is_empty() {
+        return Err(field_errors(
+            ignored
+                .into_iter()
+                .map(|field| json!({ "field": field, "code": "unknown_field", "message": "unknown field" }))
+                .collect(),
+        ));
+    }
     value.validate().map_err(report_errors)?;
     Ok(value)
+}
+
+/// The field path and code of a serde data error. serde reports missing,
+/// unknown and duplicated fields at the enclosing object, so the path
+/// alone would be `.` for a top-level field; the field's name is only in
+/// serde's (stable) message, e.g. "missing field `name` at line 1 column 2".
+fn data_error_field(path: &str, message: &str) -> (String, &'static str) {
+    let kinds = [
+        ("missing field `", "required"),
+        ("unknown field `", "unknown_field"),
+        ("duplicate field `", "duplicate_field"),
+    ];
+    for (prefix, code) in kinds {
+        if let Some(name) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name)
+        {
+            let field = if path == "." {
+                name.to_owned()
+            } else {
+                format!("{path}.{name}")
+            };
+            return (field, code);
+        }
+    }
+    (path.to_owned(), "invalid")
 }
 
 fn invalid_json(e: &serde_json::Error) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         "invalid_json",
-        format!("The request body is not valid JSON (line {}, column {}).", e.line(), e.column()),
+        format!(
+            "The request body is not valid JSON (line {}, column {}).",
+            e.line(),
+            e.column()
+        ),
     )
 }
 
@@ -101,7 +155,11 @@ where
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
             } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "The request body could not be read.")
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    "The request body could not be read.",
+                )
             }
         })?;
         parse_json(&bytes).map(Json)
@@ -130,7 +188,13 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Path(p.0))
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", "A path parameter is malformed."))
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    "A path parameter is malformed.",
+                )
+            })
     }
 }
 
@@ -149,7 +213,13 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let value = axum::extract::Query::<T>::try_from_uri(&parts.uri)
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "A query parameter is malformed."))?
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "A query parameter is malformed.",
+                )
+            })?
             .0;
         value.validate().map_err(report_errors)?;
         Ok(Query(value))

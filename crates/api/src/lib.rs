@@ -12,5 +12,7 @@ pub mod routes;
 pub mod security_headers;
 pub mod state;
 
-pub use router::{build, with_middleware, Api, HttpConfig, RouteEntry, BODY_LIMIT_BYTES};
+pub use router::{Api, BODY_LIMIT_BYTES, HttpConfig, RouteEntry, build, with_middleware};
 pub use state::AppState;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -30,7 +30,7 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub struct HttpConfig {
     /// Origins allowed to call the API from a browser; empty disables CORS.
     pub cors_origins: Vec<String>,
-    /// Whole-request deadline (503 `timeout` beyond).
+    /// Whole-request deadline (504 `timeout` beyond).
     pub request_timeout: Duration,
 }
 
@@ -105,7 +105,8 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         .add(routes!(health::ready))
         .add(routes!(docs::openapi_json));
     let mut entries = table.entries;
-    let (api_router, spec) = table.router.split_for_parts();
+    let (api_router, mut spec) = table.router.split_for_parts();
+    crate::openapi::add_standard_error_responses(&mut spec);
     let spec_json = docs::SpecJson(Arc::new(
         serde_json::to_string(&spec).unwrap_or_else(|_| String::from("{}")),
     ));

@@ -75,12 +75,20 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
     let checks = ReadinessChecks { database };
     if ok {
-        Json(Readiness { status: "ok", checks }).into_response()
+        Json(Readiness {
+            status: "ok",
+            checks,
+        })
+        .into_response()
     } else {
         // Failing readiness is an error response like any other, with the
         // checks as details so the probe's reader sees what failed.
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "A dependency is unavailable.")
-            .with_details(serde_json::json!({ "status": "unavailable", "checks": checks }))
-            .into_response()
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "A dependency is unavailable.",
+        )
+        .with_details(serde_json::json!({ "status": "unavailable", "checks": checks }))
+        .into_response()
     }
 }
