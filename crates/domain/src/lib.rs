@@ -7,6 +7,7 @@ pub mod ids;
 pub mod page;
 pub mod password_policy;
 pub mod ports;
+pub mod rbac;
 pub mod role;
 pub mod tenant;
 pub mod time;
