@@ -96,7 +96,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "   ", "alice", "@example.com", "alice@", "a b@example.com", "alice@.com", "alice@example..com"] {
+        for bad in [
+            "",
+            "   ",
+            "alice",
+            "@example.com",
+            "alice@",
+            "a b@example.com",
+            "alice@.com",
+            "alice@example..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         let long = format!("{}@example.com", "a".repeat(250));

@@ -68,6 +68,10 @@ id_type!(
     /// Identifies a user account.
     UserId
 );
+id_type!(
+    /// Identifies a login session (and its refresh-token family).
+    SessionId
+);
 
 #[cfg(test)]
 mod tests {

@@ -2,17 +2,20 @@
 //! outer layers implement. This crate does no IO; the layering test in
 //! `tests/layering.rs` keeps it that way.
 
+pub mod auth;
 pub mod email;
+pub mod events;
 pub mod ids;
 pub mod page;
 pub mod password_policy;
 pub mod ports;
 pub mod rbac;
 pub mod role;
+pub mod session;
 pub mod tenant;
 pub mod time;
 pub mod user;
 
 pub use email::Email;
-pub use ids::{TenantId, UserId};
+pub use ids::{SessionId, TenantId, UserId};
 pub use role::Role;

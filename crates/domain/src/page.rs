@@ -88,7 +88,10 @@ mod tests {
         assert_eq!(PageRequest::new(None, None).unwrap().limit(), DEFAULT_LIMIT);
         assert!(PageRequest::new(Some(0), None).is_err());
         assert!(PageRequest::new(Some(101), None).is_err());
-        assert_eq!(PageRequest::new(Some(100), None).unwrap().fetch_limit(), 101);
+        assert_eq!(
+            PageRequest::new(Some(100), None).unwrap().fetch_limit(),
+            101
+        );
     }
 
     #[test]

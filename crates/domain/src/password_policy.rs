@@ -110,7 +110,10 @@ mod tests {
     fn common_passwords_rejected_in_any_case() {
         let sample = common_list()
             .iter()
-            .find(|p| p.chars().count() >= MIN_PASSWORD_CHARS && p.chars().all(|c| c.is_ascii_alphabetic()))
+            .find(|p| {
+                p.chars().count() >= MIN_PASSWORD_CHARS
+                    && p.chars().all(|c| c.is_ascii_alphabetic())
+            })
             .copied()
             .unwrap();
         assert_eq!(check_password(sample, None), Err(PasswordRule::Common));
@@ -118,7 +121,10 @@ mod tests {
             check_password(&sample.to_uppercase(), None),
             Err(PasswordRule::Common)
         );
-        assert_eq!(check_password("password1234", None), Err(PasswordRule::Common));
+        assert_eq!(
+            check_password("password1234", None),
+            Err(PasswordRule::Common)
+        );
     }
 
     #[test]

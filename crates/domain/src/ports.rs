@@ -5,10 +5,14 @@
 use async_trait::async_trait;
 use secrecy::SecretString;
 
+use crate::auth::{AccessClaims, RefreshTokenRecord, SigningKeyRecord};
 use crate::email::Email;
-use crate::ids::{TenantId, UserId};
+use crate::events::SecurityEvent;
+use crate::ids::{SessionId, TenantId, UserId};
 use crate::page::{Page, PageRequest};
+use crate::session::Session;
 use crate::tenant::Tenant;
+use crate::time::Timestamp;
 use crate::user::{PasswordHash, User};
 
 /// Errors every repository may report. Messages carry internal detail for
@@ -82,4 +86,133 @@ pub enum HashError {
 pub trait PasswordHasher: Send + Sync {
     async fn hash(&self, password: SecretString) -> Result<PasswordHash, HashError>;
     async fn verify(&self, password: SecretString, hash: &PasswordHash) -> Result<bool, HashError>;
+}
+
+/// What rotating a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The token was live and is now replaced by the successor.
+    Rotated,
+    /// The token had already been rotated (or lost a concurrent race): its
+    /// whole family (the session) has been revoked.
+    Reused,
+    /// No live token with that hash (unknown, expired or revoked).
+    Invalid,
+}
+
+/// Sessions and their refresh-token families.
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a new session with its first refresh token, atomically.
+    async fn create(&self, session: &Session, first: &RefreshTokenRecord) -> Result<(), RepoError>;
+    async fn get(&self, tenant: TenantId, id: SessionId) -> Result<Session, RepoError>;
+    /// Live (unrevoked, unexpired) sessions of a user, newest first.
+    async fn list_live(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, RepoError>;
+    /// Records activity (debounced by the caller).
+    async fn touch(&self, id: SessionId, at: Timestamp) -> Result<(), RepoError>;
+    /// Revokes a session and every refresh token of its family; `false`
+    /// when it was missing, in another tenant or already revoked.
+    async fn revoke(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        at: Timestamp,
+    ) -> Result<bool, RepoError>;
+    /// Revokes every live session of a user except `keep`; returns their ids.
+    async fn revoke_all_for_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: Timestamp,
+    ) -> Result<Vec<SessionId>, RepoError>;
+    /// The stored token with this hash and its session, if any.
+    async fn find_refresh(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<(RefreshTokenRecord, Session)>, RepoError>;
+    /// Atomically marks the presented token rotated and stores its
+    /// successor; exactly one of several concurrent callers succeeds, the
+    /// others get `Reused` and the family is revoked.
+    async fn rotate_refresh(
+        &self,
+        presented: &[u8; 32],
+        successor: &RefreshTokenRecord,
+        now: Timestamp,
+    ) -> Result<RotateOutcome, RepoError>;
+}
+
+/// Token-signing keys (server-wide).
+#[async_trait]
+pub trait SigningKeyRepository: Send + Sync {
+    async fn insert(&self, key: &SigningKeyRecord) -> Result<(), RepoError>;
+    /// Keys that still verify at `now`, newest first.
+    async fn list_verifying(&self, now: Timestamp) -> Result<Vec<SigningKeyRecord>, RepoError>;
+    /// Retires every signing key except `keep`.
+    async fn retire_others(
+        &self,
+        keep: &str,
+        at: Timestamp,
+        verify_until: Timestamp,
+    ) -> Result<(), RepoError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyWrapError {
+    #[error("wrapped key failed authentication (wrong master key or tampered data)")]
+    Unauthentic,
+    #[error("wrapped key is malformed")]
+    Malformed,
+}
+
+/// Wraps key material under the master key (AES-256-GCM with AAD). A
+/// cloud KMS can implement this port later.
+pub trait KeyWrapper: Send + Sync {
+    fn wrap(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, KeyWrapError>;
+    fn unwrap(
+        &self,
+        wrapped: &[u8],
+        aad: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyWrapError>;
+}
+
+/// Receives security events. Must not block: publishing happens on the
+/// request path.
+pub trait EventSink: Send + Sync {
+    fn publish(&self, event: SecurityEvent);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token is malformed")]
+    Malformed,
+    #[error("token algorithm is not allowed")]
+    Algorithm,
+    #[error("token was signed by an unknown key")]
+    UnknownKey,
+    #[error("token signature is invalid")]
+    Signature,
+    #[error("token has expired")]
+    Expired,
+    #[error("token is not yet valid")]
+    NotYetValid,
+    #[error("token issuer is wrong")]
+    Issuer,
+    #[error("token audience is wrong")]
+    Audience,
+    #[error("no signing key is available")]
+    NoSigningKey,
+}
+
+/// Signs and verifies access tokens (Ed25519 JWTs in production).
+#[async_trait]
+pub trait AccessTokenCodec: Send + Sync {
+    fn sign(&self, claims: &AccessClaims) -> Result<String, TokenError>;
+    /// Verifies signature, algorithm, issuer, audience and time claims.
+    async fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError>;
 }

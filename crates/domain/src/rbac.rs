@@ -158,7 +158,10 @@ mod tests {
         assert!(set(Role::Analyst).is_subset(&set(Role::Manager)));
         assert!(set(Role::Manager).is_subset(&set(Role::Admin)));
         assert!(set(Role::Viewer).is_subset(&set(Role::Auditor)));
-        assert!(set(Role::Admin).len() == Permission::ALL.len(), "admin holds everything");
+        assert!(
+            set(Role::Admin).len() == Permission::ALL.len(),
+            "admin holds everything"
+        );
     }
 
     #[test]

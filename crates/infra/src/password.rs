@@ -99,10 +99,21 @@ mod tests {
     #[tokio::test]
     async fn hash_verifies_and_uses_phc_argon2id_owasp_params() {
         let h = Argon2Hasher::new(2).unwrap();
-        let hash = h.hash(SecretString::from("correct horse battery")).await.unwrap();
+        let hash = h
+            .hash(SecretString::from("correct horse battery"))
+            .await
+            .unwrap();
         assert!(hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(h.verify(SecretString::from("correct horse battery"), &hash).await.unwrap());
-        assert!(!h.verify(SecretString::from("wrong horse battery"), &hash).await.unwrap());
+        assert!(
+            h.verify(SecretString::from("correct horse battery"), &hash)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !h.verify(SecretString::from("wrong horse battery"), &hash)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]

@@ -1,0 +1,118 @@
+//! Security events: what the identity layer reports about itself. They are
+//! published by application services (never by HTTP handlers) to every
+//! subscriber: the structured log today, the audit log later.
+
+use serde::Serialize;
+
+use crate::ids::{SessionId, TenantId, UserId};
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityEventKind {
+    LoginSuccess,
+    LoginFailure,
+    Logout,
+    TokenRefreshed,
+    RefreshTokenReuse,
+    SessionRevoked,
+    SessionIpChanged,
+    PasswordChanged,
+    RoleChanged,
+    UserCreated,
+    UserUpdated,
+    UserDeactivated,
+    UserDeleted,
+    AccessDenied,
+}
+
+impl SecurityEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginSuccess => "login_success",
+            Self::LoginFailure => "login_failure",
+            Self::Logout => "logout",
+            Self::TokenRefreshed => "token_refreshed",
+            Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::SessionRevoked => "session_revoked",
+            Self::SessionIpChanged => "session_ip_changed",
+            Self::PasswordChanged => "password_changed",
+            Self::RoleChanged => "role_changed",
+            Self::UserCreated => "user_created",
+            Self::UserUpdated => "user_updated",
+            Self::UserDeactivated => "user_deactivated",
+            Self::UserDeleted => "user_deleted",
+            Self::AccessDenied => "access_denied",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Denied,
+}
+
+/// Where a request came from and which request it was.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// One security event. Never carries secrets or personal data in clear:
+/// users are named by id only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecurityEvent {
+    pub kind: SecurityEventKind,
+    pub at: Timestamp,
+    pub outcome: Outcome,
+    pub tenant_id: Option<TenantId>,
+    pub actor_user_id: Option<UserId>,
+    pub target_user_id: Option<UserId>,
+    pub session_id: Option<SessionId>,
+    #[serde(flatten)]
+    pub meta: RequestMeta,
+    /// Event-specific facts (e.g. the old and new role), free of secrets.
+    pub details: serde_json::Value,
+}
+
+impl SecurityEvent {
+    pub fn new(kind: SecurityEventKind, outcome: Outcome, meta: &RequestMeta) -> Self {
+        Self {
+            kind,
+            at: crate::time::now(),
+            outcome,
+            tenant_id: None,
+            actor_user_id: None,
+            target_user_id: None,
+            session_id: None,
+            meta: meta.clone(),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    pub fn tenant(mut self, id: TenantId) -> Self {
+        self.tenant_id = Some(id);
+        self
+    }
+    pub fn actor(mut self, id: UserId) -> Self {
+        self.actor_user_id = Some(id);
+        self
+    }
+    pub fn target(mut self, id: UserId) -> Self {
+        self.target_user_id = Some(id);
+        self
+    }
+    pub fn session(mut self, id: SessionId) -> Self {
+        self.session_id = Some(id);
+        self
+    }
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
