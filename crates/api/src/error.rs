@@ -70,6 +70,22 @@ impl ApiError {
         )
     }
 
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "A valid access token is required.",
+        )
+    }
+
+    pub fn password_change_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "password_change_required",
+            "Change your one-time password (POST /api/v1/users/me/password) first.",
+        )
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -139,6 +155,19 @@ impl From<AppError> for ApiError {
             )
             .with_details(serde_json::json!({ "fields": [{ "field": field, "code": code, "message": message }] })),
             AppError::NotFound => Self::not_found(),
+            AppError::Unauthenticated => Self::unauthenticated(),
+            AppError::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The e-mail address or password is wrong.",
+            ),
+            AppError::Forbidden(reason) => Self::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "You are not allowed to do this.",
+            )
+            .with_details(serde_json::json!({ "reason": reason })),
+            AppError::PasswordChangeRequired => Self::password_change_required(),
             AppError::Conflict(rule) => Self::new(
                 StatusCode::CONFLICT,
                 "conflict",

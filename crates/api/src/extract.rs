@@ -225,3 +225,34 @@ where
         Ok(Query(value))
     }
 }
+
+/// Parses an `application/x-www-form-urlencoded` body with the same
+/// strictness as JSON: 415 for another media type, 422 for unknown or
+/// malformed fields, then `garde` rules.
+pub fn parse_form<T>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + garde::Validate,
+    T::Context: Default,
+{
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == mime::APPLICATION && m.subtype() == mime::WWW_FORM_URLENCODED
+        });
+    if !is_form {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "The request body must be application/x-www-form-urlencoded.",
+        ));
+    }
+    let value: T = serde_urlencoded::from_bytes(body).map_err(|e| {
+        field_errors(vec![
+            json!({ "field": "", "code": "invalid", "message": e.to_string() }),
+        ])
+    })?;
+    value.validate().map_err(report_errors)?;
+    Ok(value)
+}

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): routes, extractors, the error model and the
 //! middleware every response passes through.
 
+pub mod access;
 pub mod context;
 pub mod cors;
 pub mod error;

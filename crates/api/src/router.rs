@@ -17,9 +17,10 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
+use crate::access::Access;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::routes::{docs, health};
+use crate::routes::{auth, docs, health, users};
 use crate::state::AppState;
 use crate::{context, cors};
 
@@ -48,6 +49,8 @@ impl Default for HttpConfig {
 pub struct RouteEntry {
     pub method: Method,
     pub path: String,
+    /// Public, or the permission the route requires.
+    pub access: Access,
     /// Whether the route is in the OpenAPI document (only the HTML docs
     /// themselves are not).
     pub documented: bool,
@@ -63,19 +66,22 @@ pub struct Api {
 struct RouteTable {
     router: OpenApiRouter<AppState>,
     entries: Vec<RouteEntry>,
+    state: AppState,
 }
 
 impl RouteTable {
-    fn new() -> Self {
+    fn new(state: AppState) -> Self {
         Self {
             router: OpenApiRouter::with_openapi(ApiDoc::openapi()),
             entries: Vec::new(),
+            state,
         }
     }
 
     /// Adds documented routes: the path and method come from the handler's
-    /// `#[utoipa::path]`, the single source for both router and spec.
-    fn add(mut self, routes: UtoipaMethodRouter<AppState>) -> Self {
+    /// `#[utoipa::path]`, the single source for both router and spec, and
+    /// `access` is enforced by a layer on exactly these routes.
+    fn add(mut self, access: Access, routes: UtoipaMethodRouter<AppState>) -> Self {
         for (path, item) in &routes.1.paths {
             let ops = [
                 (Method::GET, item.get.is_some()),
@@ -89,21 +95,55 @@ impl RouteTable {
                     self.entries.push(RouteEntry {
                         method,
                         path: path.clone(),
+                        access,
                         documented: true,
                     });
                 }
             }
         }
-        self.router = self.router.routes(routes);
+        let (schemas, paths, method_router) = routes;
+        let method_router = method_router.route_layer(middleware::from_fn_with_state(
+            (self.state.clone(), access),
+            crate::access::enforce,
+        ));
+        self.router = self.router.routes((schemas, paths, method_router));
         self
     }
 }
 
 pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
-    let table = RouteTable::new()
-        .add(routes!(health::live))
-        .add(routes!(health::ready))
-        .add(routes!(docs::openapi_json));
+    use isms_domain::rbac::Permission as P;
+    let public = Access::public();
+    let table = RouteTable::new(state.clone())
+        .add(public, routes!(health::live))
+        .add(public, routes!(health::ready))
+        .add(public, routes!(docs::openapi_json))
+        .add(public, routes!(auth::jwks))
+        .add(public, routes!(auth::login))
+        .add(public, routes!(auth::token))
+        .add(public, routes!(auth::refresh))
+        .add(
+            Access::require(P::UsersReadSelf).even_before_password_change(),
+            routes!(auth::logout),
+        )
+        .add(Access::require(P::UsersReadSelf), routes!(auth::sessions))
+        .add(
+            Access::require(P::UsersReadSelf),
+            routes!(auth::revoke_session),
+        )
+        .add(Access::require(P::UsersWrite), routes!(users::create))
+        .add(Access::require(P::UsersRead), routes!(users::list))
+        .add(
+            Access::require(P::UsersReadSelf).even_before_password_change(),
+            routes!(users::me),
+        )
+        .add(
+            Access::require(P::UsersReadSelf).even_before_password_change(),
+            routes!(users::change_password),
+        )
+        .add(Access::require(P::UsersReadSelf), routes!(users::get))
+        .add(Access::require(P::UsersReadSelf), routes!(users::update))
+        .add(Access::require(P::UsersWrite), routes!(users::delete));
     let mut entries = table.entries;
     let (api_router, mut spec) = table.router.split_for_parts();
     crate::openapi::add_standard_error_responses(&mut spec);
@@ -113,6 +153,7 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
     entries.push(RouteEntry {
         method: Method::GET,
         path: "/docs".into(),
+        access: Access::public(),
         documented: false,
     });
 

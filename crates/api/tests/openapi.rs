@@ -234,3 +234,59 @@ async fn security_is_declared_everywhere() {
         );
     }
 }
+
+/// Every route declares its access in the route table; the public ones are
+/// exactly the short list the identity issue names, and the spec's
+/// security requirements agree with the table.
+#[tokio::test]
+async fn every_non_public_route_declares_a_permission() {
+    let real = common::real_server(&isms_api::HttpConfig::default()).await;
+    let public: std::collections::BTreeSet<(String, String)> = real
+        .routes
+        .iter()
+        .filter(|r| r.access.is_public())
+        .map(|r| (r.method.to_string(), r.path.clone()))
+        .collect();
+    let expected: std::collections::BTreeSet<(String, String)> = [
+        ("GET", "/api/v1/health"),
+        ("GET", "/api/v1/health/ready"),
+        ("GET", "/api/v1/openapi.json"),
+        ("GET", "/.well-known/jwks.json"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/auth/refresh"),
+        ("GET", "/docs"),
+    ]
+    .into_iter()
+    .map(|(m, p)| (m.to_owned(), p.to_owned()))
+    .collect();
+    assert_eq!(public, expected, "the public route list changed");
+
+    let spec = serde_json::to_value(&real.spec).unwrap();
+    for r in real.routes.iter().filter(|r| r.documented) {
+        let op = &spec["paths"][&r.path][r.method.as_str().to_lowercase()];
+        let secured = op["security"].as_array().is_some_and(|reqs| {
+            reqs.iter()
+                .any(|req| req.as_object().is_some_and(|o| !o.is_empty()))
+        });
+        assert_eq!(
+            secured,
+            !r.access.is_public(),
+            "{} {}: spec security disagrees with the route table",
+            r.method,
+            r.path
+        );
+        if !r.access.is_public() {
+            assert!(r.access.permission.is_some());
+        }
+    }
+
+    // And a protected route really refuses an anonymous caller.
+    let res = common::client()
+        .get(real.server.url("/api/v1/users/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+}

@@ -8,8 +8,8 @@ use isms_domain::tenant::{Tenant, TenantName};
 use isms_domain::{Email, Role};
 use secrecy::SecretString;
 
-use crate::users::{CreateUser, UserService};
 use crate::AppError;
+use crate::users::{CreateUser, UserService};
 
 pub struct Bootstrapped {
     pub tenant: Tenant,
@@ -31,12 +31,17 @@ impl BootstrapService {
     /// Provisions the first tenant and admin unless already done; `None`
     /// when this server was bootstrapped before (by this or another
     /// process).
-    pub async fn run(&self, tenant_name: &str, admin_email: &str) -> Result<Option<Bootstrapped>, AppError> {
+    pub async fn run(
+        &self,
+        tenant_name: &str,
+        admin_email: &str,
+    ) -> Result<Option<Bootstrapped>, AppError> {
         // Cheap check first so ordinary restarts skip the Argon2 hash.
         if self.repo.is_bootstrapped().await? {
             return Ok(None);
         }
-        let name = TenantName::parse(tenant_name).map_err(|e| AppError::validation("tenant_name", "invalid_tenant_name", e))?;
+        let name = TenantName::parse(tenant_name)
+            .map_err(|e| AppError::validation("tenant_name", "invalid_tenant_name", e))?;
         let tenant = Tenant::new(name, isms_domain::time::now());
         let created = self
             .users
@@ -49,7 +54,9 @@ impl BootstrapService {
             })
             .await?;
         let Some(password) = created.generated_password else {
-            return Err(AppError::Internal("bootstrap admin has no generated password".into()));
+            return Err(AppError::Internal(
+                "bootstrap admin has no generated password".into(),
+            ));
         };
         if !self.repo.bootstrap(&tenant, &created.user).await? {
             return Ok(None);
@@ -61,5 +68,4 @@ impl BootstrapService {
             admin_password: password,
         }))
     }
-
 }

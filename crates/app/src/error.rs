@@ -14,6 +14,19 @@ pub enum AppError {
     },
     #[error("not found")]
     NotFound,
+    /// Credentials or token rejected; deliberately says nothing more.
+    #[error("unauthenticated")]
+    Unauthenticated,
+    /// Login failed: unknown e-mail, wrong password, inactive or deleted
+    /// account all look the same.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Authenticated but not allowed; names the missing permission.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// The account holds a one-time password that must be changed first.
+    #[error("password change required")]
+    PasswordChangeRequired,
     /// A uniqueness rule was broken; names the rule.
     #[error("conflict on {0}")]
     Conflict(&'static str),
@@ -41,6 +54,12 @@ impl From<RepoError> for AppError {
             RepoError::Unavailable(m) => AppError::Unavailable(m),
             RepoError::Internal(m) => AppError::Internal(m),
         }
+    }
+}
+
+impl From<isms_domain::principal::Denied> for AppError {
+    fn from(d: isms_domain::principal::Denied) -> Self {
+        AppError::Forbidden(d.0.as_str())
     }
 }
 

@@ -1,9 +1,12 @@
 //! Application services: one per use-case family. They validate input with
 //! domain rules, call ports and translate failures into `AppError`.
 
+pub mod auth;
 pub mod bootstrap;
 pub mod error;
+pub mod events;
 pub mod secrets;
+pub mod services;
 pub mod tenants;
 pub mod users;
 

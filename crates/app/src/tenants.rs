@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use isms_domain::TenantId;
 use isms_domain::page::{Page, PageRequest};
 use isms_domain::ports::TenantRepository;
 use isms_domain::tenant::{Tenant, TenantName};
-use isms_domain::TenantId;
 
 use crate::AppError;
 
@@ -20,7 +20,8 @@ impl TenantService {
     }
 
     pub async fn create(&self, name: &str) -> Result<Tenant, AppError> {
-        let name = TenantName::parse(name).map_err(|e| AppError::validation("name", "invalid_tenant_name", e))?;
+        let name = TenantName::parse(name)
+            .map_err(|e| AppError::validation("name", "invalid_tenant_name", e))?;
         let tenant = Tenant::new(name, isms_domain::time::now());
         self.tenants.create(&tenant).await?;
         tracing::info!(tenant_id = %tenant.id, "tenant.created");

@@ -3,14 +3,19 @@
 use std::sync::Arc;
 
 use isms_domain::email::Email;
+use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
+use isms_domain::page::{Page, PageRequest};
 use isms_domain::password_policy::check_password;
-use isms_domain::ports::{PasswordHasher, UserRepository};
-use isms_domain::user::{parse_display_name, NewUser, User};
-use isms_domain::{Role, TenantId};
+use isms_domain::ports::{EventSink, PasswordHasher, UserRepository};
+use isms_domain::principal::Principal;
+use isms_domain::rbac::Permission;
+use isms_domain::user::{NewUser, User, parse_display_name};
+use isms_domain::{Role, TenantId, UserId};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::secrets::generate_password;
 use crate::AppError;
+use crate::auth::AuthService;
+use crate::secrets::generate_password;
 
 pub struct CreateUser {
     pub tenant_id: TenantId,
@@ -41,7 +46,8 @@ impl UserService {
     /// Validates and prepares a user without storing it, so bootstrap can
     /// store it together with its tenant.
     pub async fn prepare(&self, cmd: CreateUser) -> Result<CreatedUser, AppError> {
-        let email = Email::parse(&cmd.email).map_err(|e| AppError::validation("email", "invalid_email", e))?;
+        let email = Email::parse(&cmd.email)
+            .map_err(|e| AppError::validation("email", "invalid_email", e))?;
         let display_name = cmd
             .display_name
             .as_deref()
@@ -78,4 +84,232 @@ impl UserService {
         tracing::info!(user_id = %created.user.id, tenant_id = %created.user.tenant_id, role = %created.user.role, "user.created");
         Ok(created)
     }
+}
+
+/// A partial update: only provided fields change.
+#[derive(Debug, Default, Clone)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+/// User administration on behalf of an authenticated caller. Permissions
+/// are checked here, below the handlers, and every query is scoped to the
+/// caller's tenant.
+#[derive(Clone)]
+pub struct UserAdmin {
+    users: Arc<dyn UserRepository>,
+    service: UserService,
+    hasher: Arc<dyn PasswordHasher>,
+    auth: AuthService,
+    events: Arc<dyn EventSink>,
+}
+
+impl UserAdmin {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        service: UserService,
+        hasher: Arc<dyn PasswordHasher>,
+        auth: AuthService,
+        events: Arc<dyn EventSink>,
+    ) -> Self {
+        Self {
+            users,
+            service,
+            hasher,
+            auth,
+            events,
+        }
+    }
+
+    fn event(&self, kind: K, who: &Principal, target: UserId, meta: &RequestMeta) -> SecurityEvent {
+        SecurityEvent::new(kind, Outcome::Success, meta)
+            .tenant(who.tenant_id)
+            .actor(who.user_id)
+            .target(target)
+            .session(who.session_id)
+    }
+
+    /// Creates a user in the caller's tenant; nobody grants a role above
+    /// their own.
+    pub async fn create(
+        &self,
+        who: &Principal,
+        email: String,
+        display_name: Option<String>,
+        role: Role,
+        password: SecretString,
+        meta: &RequestMeta,
+    ) -> Result<User, AppError> {
+        who.require(Permission::UsersWrite)?;
+        if !who.role.can_grant(role) {
+            return Err(AppError::Forbidden("role_above_own"));
+        }
+        let created = self
+            .service
+            .create(CreateUser {
+                tenant_id: who.tenant_id,
+                email,
+                display_name,
+                role,
+                password: Some(password),
+            })
+            .await?;
+        self.events.publish(
+            self.event(K::UserCreated, who, created.user.id, meta)
+                .details(serde_json::json!({ "role": role.as_str() })),
+        );
+        Ok(created.user)
+    }
+
+    pub async fn list(&self, who: &Principal, page: PageRequest) -> Result<Page<User>, AppError> {
+        who.require(Permission::UsersRead)?;
+        Ok(self.users.list(who.tenant_id, page).await?)
+    }
+
+    /// Self, or anyone in the tenant with `users:read`.
+    pub async fn get(&self, who: &Principal, id: UserId) -> Result<User, AppError> {
+        if id != who.user_id {
+            who.require(Permission::UsersRead)?;
+        }
+        Ok(self.users.get(who.tenant_id, id).await?)
+    }
+
+    /// Self may change the display name; `users:write` holders may also
+    /// change role (never above their own) and active state.
+    pub async fn update(
+        &self,
+        who: &Principal,
+        id: UserId,
+        patch: UserPatch,
+        meta: &RequestMeta,
+    ) -> Result<User, AppError> {
+        let is_self = id == who.user_id;
+        if !is_self || patch.role.is_some() || patch.is_active.is_some() {
+            who.require(Permission::UsersWrite)?;
+        }
+        let mut user = self.users.get(who.tenant_id, id).await?;
+        let old_role = user.role;
+        let was_active = user.is_active;
+        if let Some(name) = patch.display_name.as_deref() {
+            user.display_name = parse_display_name(name)
+                .map_err(|e| AppError::validation("display_name", "invalid_display_name", e))?;
+        }
+        if let Some(role) = patch.role {
+            if !who.role.can_grant(role) || !who.role.can_grant(old_role) {
+                return Err(AppError::Forbidden("role_above_own"));
+            }
+            if is_self && role != old_role {
+                return Err(AppError::validation(
+                    "role",
+                    "cannot_change_own_role",
+                    "you cannot change your own role",
+                ));
+            }
+            user.role = role;
+        }
+        if let Some(active) = patch.is_active {
+            if is_self && !active {
+                return Err(AppError::validation(
+                    "is_active",
+                    "cannot_deactivate_self",
+                    "you cannot deactivate yourself",
+                ));
+            }
+            user.is_active = active;
+        }
+        user.updated_at = isms_domain::time::now();
+        self.users.update(&user).await?;
+        self.auth.invalidate_user(user.id);
+        if user.role != old_role {
+            self.events
+                .publish(self.event(K::RoleChanged, who, id, meta).details(
+                    serde_json::json!({ "from": old_role.as_str(), "to": user.role.as_str() }),
+                ));
+        }
+        if was_active && !user.is_active {
+            self.auth.revoke_user_sessions(&user, None).await?;
+            self.events
+                .publish(self.event(K::UserDeactivated, who, id, meta));
+        } else if patch.display_name.is_some() || (!was_active && user.is_active) {
+            self.events.publish(
+                self.event(K::UserUpdated, who, id, meta)
+                    .details(serde_json::json!({ "fields": changed_fields(&patch) })),
+            );
+        }
+        Ok(user)
+    }
+
+    /// Soft-deletes a user and ends every session it has.
+    pub async fn delete(
+        &self,
+        who: &Principal,
+        id: UserId,
+        meta: &RequestMeta,
+    ) -> Result<(), AppError> {
+        who.require(Permission::UsersWrite)?;
+        if id == who.user_id {
+            return Err(AppError::validation(
+                "id",
+                "cannot_delete_self",
+                "you cannot delete yourself",
+            ));
+        }
+        let user = self.users.get(who.tenant_id, id).await?;
+        if !who.role.can_grant(user.role) {
+            return Err(AppError::Forbidden("role_above_own"));
+        }
+        self.users.soft_delete(who.tenant_id, id).await?;
+        self.auth.revoke_user_sessions(&user, None).await?;
+        self.events
+            .publish(self.event(K::UserDeleted, who, id, meta));
+        Ok(())
+    }
+
+    /// Changes the caller's own password and ends its other sessions.
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        current: SecretString,
+        new: SecretString,
+        meta: &RequestMeta,
+    ) -> Result<(), AppError> {
+        let mut user = self.users.get(who.tenant_id, who.user_id).await?;
+        if !self.hasher.verify(current, &user.password_hash).await? {
+            return Err(AppError::validation(
+                "current_password",
+                "invalid_current_password",
+                "the current password is wrong",
+            ));
+        }
+        check_password(new.expose_secret(), Some(&user.email))
+            .map_err(|rule| AppError::validation("new_password", rule.code(), rule))?;
+        let now = isms_domain::time::now();
+        user.password_hash = self.hasher.hash(new).await?;
+        user.password_changed_at = Some(now);
+        user.password_must_change = false;
+        user.updated_at = now;
+        self.users.update(&user).await?;
+        self.auth
+            .revoke_user_sessions(&user, Some(who.session_id))
+            .await?;
+        self.events
+            .publish(self.event(K::PasswordChanged, who, who.user_id, meta));
+        Ok(())
+    }
+}
+
+fn changed_fields(patch: &UserPatch) -> Vec<&'static str> {
+    let mut f = Vec::new();
+    if patch.display_name.is_some() {
+        f.push("display_name");
+    }
+    if patch.role.is_some() {
+        f.push("role");
+    }
+    if patch.is_active.is_some() {
+        f.push("is_active");
+    }
+    f
 }

@@ -55,6 +55,16 @@ pub enum Outcome {
     Denied,
 }
 
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
 /// Where a request came from and which request it was.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RequestMeta {

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod page;
 pub mod password_policy;
 pub mod ports;
+pub mod principal;
 pub mod rbac;
 pub mod role;
 pub mod session;

@@ -215,4 +215,6 @@ pub trait AccessTokenCodec: Send + Sync {
     fn sign(&self, claims: &AccessClaims) -> Result<String, TokenError>;
     /// Verifies signature, algorithm, issuer, audience and time claims.
     async fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError>;
+    /// The public verification keys as a JWK Set.
+    fn jwks(&self) -> serde_json::Value;
 }

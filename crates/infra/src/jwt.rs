@@ -180,7 +180,7 @@ impl KeyRing {
     }
 
     /// The public keys as a JWK Set (RFC 7517, OKP keys per RFC 8037).
-    pub fn jwks(&self) -> serde_json::Value {
+    pub fn public_jwks(&self) -> serde_json::Value {
         let now = isms_domain::time::now();
         let keys: Vec<serde_json::Value> = self
             .current()
@@ -286,6 +286,10 @@ impl AccessTokenCodec for KeyRing {
         let input = format!("{h}.{p}");
         let sig = key.sign(input.as_bytes());
         Ok(format!("{input}.{}", B64URL.encode(sig.to_bytes())))
+    }
+
+    fn jwks(&self) -> serde_json::Value {
+        self.public_jwks()
     }
 
     async fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError> {

@@ -234,7 +234,7 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire() {
     assert!(ring.verify(&old, t).await.is_ok());
     assert!(ring.verify(&new, t).await.is_ok());
 
-    let kids: Vec<String> = ring.jwks()["keys"]
+    let kids: Vec<String> = ring.public_jwks()["keys"]
         .as_array()
         .unwrap()
         .iter()

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "isms", version, about = "Information-security management server for ISO/IEC 27001")]
+#[command(
+    name = "isms",
+    version,
+    about = "Information-security management server for ISO/IEC 27001"
+)]
 pub struct Cli {
     /// TOML configuration file (environment variables override it).
     #[arg(long, global = true, env = "ISMS_CONFIG", value_name = "FILE")]
@@ -27,6 +31,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -62,6 +69,13 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Start signing access tokens with a new Ed25519 key; prints its id.
+    /// Old tokens stay valid until they expire.
+    RotateSigning,
 }
 
 #[derive(Debug, Subcommand)]

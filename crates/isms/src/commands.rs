@@ -3,11 +3,11 @@
 
 use std::io::{BufRead, Write};
 
-use anyhow::{bail, Context as _};
-use isms_app::users::CreateUser;
+use anyhow::{Context as _, bail};
 use isms_app::AppError;
-use isms_domain::page::{PageRequest, MAX_LIMIT};
+use isms_app::users::CreateUser;
 use isms_domain::Role;
+use isms_domain::page::{MAX_LIMIT, PageRequest};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Config;
@@ -16,13 +16,16 @@ use crate::wiring;
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let services = wiring::connect(config, true).await?;
     services.store.close().await;
-    eprintln!("migrations applied ({})", config.database_url.backend().as_str());
+    eprintln!(
+        "migrations applied ({})",
+        config.database_url.backend().as_str()
+    );
     Ok(())
 }
 
 pub async fn tenant_create(config: &Config, name: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     let services = wiring::connect(config, config.auto_migrate).await?;
-    let tenant = services.tenants.create(name).await.map_err(describe)?;
+    let tenant = services.app.tenants.create(name).await.map_err(describe)?;
     writeln!(out, "{}", tenant.id)?;
     services.store.close().await;
     Ok(())
@@ -33,6 +36,7 @@ pub async fn tenant_list(config: &Config, out: &mut dyn Write) -> anyhow::Result
     let mut after = None;
     loop {
         let page = services
+            .app
             .tenants
             .list(PageRequest::new(Some(MAX_LIMIT), after).map_err(|e| anyhow::anyhow!(e))?)
             .await
@@ -65,7 +69,9 @@ pub async fn user_create(
 ) -> anyhow::Result<()> {
     let password = if args.password_stdin {
         let mut line = zeroize::Zeroizing::new(String::new());
-        stdin.read_line(&mut line).context("reading the password from stdin")?;
+        stdin
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
         let trimmed = line.trim_end_matches(['\n', '\r']);
         if trimmed.is_empty() {
             bail!("--password-stdin: no password on stdin");
@@ -75,11 +81,17 @@ pub async fn user_create(
         None
     };
     let services = wiring::connect(config, config.auto_migrate).await?;
-    let tenant = services.tenants.resolve(args.tenant).await.map_err(|e| match e {
-        AppError::NotFound => anyhow::anyhow!("no tenant with id or name {:?}", args.tenant),
-        other => describe(other),
-    })?;
+    let tenant = services
+        .app
+        .tenants
+        .resolve(args.tenant)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound => anyhow::anyhow!("no tenant with id or name {:?}", args.tenant),
+            other => describe(other),
+        })?;
     let created = services
+        .app
         .users
         .create(CreateUser {
             tenant_id: tenant.id,
@@ -92,7 +104,11 @@ pub async fn user_create(
         .map_err(describe)?;
     writeln!(out, "{}", created.user.id)?;
     if let Some(p) = created.generated_password {
-        writeln!(out, "one-time password (shown once; must be changed at first login): {}", p.expose_secret())?;
+        writeln!(
+            out,
+            "one-time password (shown once; must be changed at first login): {}",
+            p.expose_secret()
+        )?;
     }
     services.store.close().await;
     Ok(())
@@ -104,7 +120,27 @@ fn describe(e: AppError) -> anyhow::Error {
         AppError::Validation { field, message, .. } => anyhow::anyhow!("{field}: {message}"),
         AppError::Conflict(rule) => anyhow::anyhow!("{} already in use", rule.replace('_', " ")),
         AppError::NotFound => anyhow::anyhow!("not found"),
+        AppError::Unauthenticated | AppError::InvalidCredentials => {
+            anyhow::anyhow!("not authenticated")
+        }
+        AppError::Forbidden(why) => anyhow::anyhow!("not allowed: {why}"),
+        AppError::PasswordChangeRequired => anyhow::anyhow!("password change required"),
         AppError::Unavailable(m) => anyhow::anyhow!("database unavailable: {m}"),
         AppError::Internal(m) => anyhow::anyhow!("internal error: {m}"),
     }
+}
+
+/// Starts signing access tokens with a new key; tokens signed by the old
+/// key stay valid until they expire (running servers pick the new key up
+/// within a minute, or at once when they meet a token signed with it).
+pub async fn keys_rotate_signing(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> {
+    let services = wiring::connect(config, config.auto_migrate).await?;
+    let kid = services
+        .keys
+        .rotate()
+        .await
+        .context("rotating the signing key")?;
+    writeln!(out, "{kid}")?;
+    services.store.close().await;
+    Ok(())
 }

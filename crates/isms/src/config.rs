@@ -12,28 +12,165 @@ use isms_store::DatabaseUrl;
 
 /// Every configuration key: environment name, TOML name, default, meaning.
 pub const KEYS: &[(&str, &str, &str, &str)] = &[
-    ("ISMS_BIND", "bind", "127.0.0.1:8080", "address and port to listen on"),
-    ("ISMS_DATA_DIR", "data_dir", "./data", "directory for the embedded database (created 0700)"),
-    ("ISMS_DATABASE_URL", "database_url", "sqlite://<data_dir>/isms.db", "sqlite:// or postgres:// URL"),
-    ("ISMS_AUTO_MIGRATE", "auto_migrate", "true", "apply migrations at start-up (else run `isms migrate`)"),
-    ("ISMS_DB_MAX_CONNECTIONS", "db_max_connections", "10", "connection pool size (1-1000)"),
-    ("ISMS_DB_STATEMENT_TIMEOUT_MS", "db_statement_timeout_ms", "5000", "PostgreSQL statement timeout"),
-    ("ISMS_DB_BUSY_TIMEOUT_MS", "db_busy_timeout_ms", "5000", "SQLite wait for a locked database"),
-    ("ISMS_REQUEST_TIMEOUT_SECS", "request_timeout_secs", "30", "whole-request deadline (504 beyond)"),
-    ("ISMS_SHUTDOWN_TIMEOUT_SECS", "shutdown_timeout_secs", "30", "grace period for in-flight requests on SIGTERM/SIGINT"),
-    ("ISMS_CORS_ORIGINS", "cors_origins", "", "comma-separated allowed browser origins; empty disables CORS; `*` is refused"),
-    ("ISMS_PASSWORD_HASH_CONCURRENCY", "password_hash_concurrency", "<CPU count>", "Argon2id hashes running at once"),
-    ("ISMS_BOOTSTRAP_TENANT", "bootstrap_tenant", "default", "name of the tenant created on first start"),
-    ("ISMS_BOOTSTRAP_ADMIN_EMAIL", "bootstrap_admin_email", "admin@isms.local", "e-mail of the admin created on first start"),
-    ("ISMS_LOG", "log", "info", "log filter (tracing EnvFilter syntax, e.g. `info,isms_store=debug`)"),
-    ("ISMS_LOG_FORMAT", "log_format", "json", "`json` (one object per line) or `pretty` for local development"),
-    ("ISMS_ENVIRONMENT", "environment", "development", "deployment name reported in logs"),
+    (
+        "ISMS_BIND",
+        "bind",
+        "127.0.0.1:8080",
+        "address and port to listen on",
+    ),
+    (
+        "ISMS_DATA_DIR",
+        "data_dir",
+        "./data",
+        "directory for the embedded database (created 0700)",
+    ),
+    (
+        "ISMS_DATABASE_URL",
+        "database_url",
+        "sqlite://<data_dir>/isms.db",
+        "sqlite:// or postgres:// URL",
+    ),
+    (
+        "ISMS_AUTO_MIGRATE",
+        "auto_migrate",
+        "true",
+        "apply migrations at start-up (else run `isms migrate`)",
+    ),
+    (
+        "ISMS_DB_MAX_CONNECTIONS",
+        "db_max_connections",
+        "10",
+        "connection pool size (1-1000)",
+    ),
+    (
+        "ISMS_DB_STATEMENT_TIMEOUT_MS",
+        "db_statement_timeout_ms",
+        "5000",
+        "PostgreSQL statement timeout",
+    ),
+    (
+        "ISMS_DB_BUSY_TIMEOUT_MS",
+        "db_busy_timeout_ms",
+        "5000",
+        "SQLite wait for a locked database",
+    ),
+    (
+        "ISMS_REQUEST_TIMEOUT_SECS",
+        "request_timeout_secs",
+        "30",
+        "whole-request deadline (504 beyond)",
+    ),
+    (
+        "ISMS_SHUTDOWN_TIMEOUT_SECS",
+        "shutdown_timeout_secs",
+        "30",
+        "grace period for in-flight requests on SIGTERM/SIGINT",
+    ),
+    (
+        "ISMS_CORS_ORIGINS",
+        "cors_origins",
+        "",
+        "comma-separated allowed browser origins; empty disables CORS; `*` is refused",
+    ),
+    (
+        "ISMS_PASSWORD_HASH_CONCURRENCY",
+        "password_hash_concurrency",
+        "<CPU count>",
+        "Argon2id hashes running at once",
+    ),
+    (
+        "ISMS_BOOTSTRAP_TENANT",
+        "bootstrap_tenant",
+        "default",
+        "name of the tenant created on first start",
+    ),
+    (
+        "ISMS_BOOTSTRAP_ADMIN_EMAIL",
+        "bootstrap_admin_email",
+        "admin@isms.local",
+        "e-mail of the admin created on first start",
+    ),
+    (
+        "ISMS_MASTER_KEY",
+        "master_key",
+        "–",
+        "base64 of the 32-byte master key that wraps every other key (secret)",
+    ),
+    (
+        "ISMS_MASTER_KEY_FILE",
+        "master_key_file",
+        "<data_dir>/master.key",
+        "file holding the base64 master key; must be mode 0600. Without either, development generates one; production refuses to start",
+    ),
+    (
+        "ISMS_JWT_ISSUER",
+        "jwt_issuer",
+        "isms",
+        "`iss` of access tokens",
+    ),
+    (
+        "ISMS_JWT_AUDIENCE",
+        "jwt_audience",
+        "isms-api",
+        "`aud` of access tokens",
+    ),
+    (
+        "ISMS_ACCESS_TOKEN_TTL_SECS",
+        "access_token_ttl_secs",
+        "1800",
+        "access-token lifetime (60-86400)",
+    ),
+    (
+        "ISMS_REFRESH_TOKEN_TTL_SECS",
+        "refresh_token_ttl_secs",
+        "604800",
+        "refresh-token and session absolute lifetime (300-7776000)",
+    ),
+    (
+        "ISMS_SESSION_IDLE_TIMEOUT_SECS",
+        "session_idle_timeout_secs",
+        "3600",
+        "a session unused this long ends (60-604800)",
+    ),
+    (
+        "ISMS_SESSION_CACHE_SECS",
+        "session_cache_secs",
+        "5",
+        "how long another instance's session revocation may take to be seen here (0-60; this instance's own are immediate)",
+    ),
+    (
+        "ISMS_LOG",
+        "log",
+        "info",
+        "log filter (tracing EnvFilter syntax, e.g. `info,isms_store=debug`)",
+    ),
+    (
+        "ISMS_LOG_FORMAT",
+        "log_format",
+        "json",
+        "`json` (one object per line) or `pretty` for local development",
+    ),
+    (
+        "ISMS_ENVIRONMENT",
+        "environment",
+        "development",
+        "deployment name reported in logs",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Json,
     Pretty,
+}
+
+/// Where the master key comes from (the key itself stays secret).
+#[derive(Debug, Clone)]
+pub enum MasterKeyConfig {
+    Inline(secrecy::SecretString),
+    File(PathBuf),
+    /// Development only: read or create `<data_dir>/master.key`.
+    Generated(PathBuf),
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +188,13 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     pub bootstrap_tenant: String,
     pub bootstrap_admin_email: String,
+    pub master_key: MasterKeyConfig,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub session_idle_timeout: Duration,
+    pub session_cache_ttl: Duration,
     pub log: String,
     pub log_format: LogFormat,
     pub environment: String,
@@ -81,7 +225,9 @@ struct Raw {
 impl Raw {
     /// The value and the name to blame for it.
     fn get(&self, env: &'static str) -> Option<(&str, &str)> {
-        self.values.get(env).map(|(v, src)| (v.as_str(), src.as_str()))
+        self.values
+            .get(env)
+            .map(|(v, src)| (v.as_str(), src.as_str()))
     }
 }
 
@@ -92,7 +238,10 @@ impl Config {
         Self::from_sources(file, &env)
     }
 
-    pub fn from_sources(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
         let mut values = BTreeMap::new();
         if let Some(path) = file {
             for (env_key, value, source) in read_file(path)? {
@@ -111,7 +260,9 @@ impl Config {
         let data_dir = PathBuf::from(string(raw, "ISMS_DATA_DIR", "./data")?);
         let default_url = format!("sqlite://{}", data_dir.join("isms.db").display());
         let database_url = {
-            let (value, src) = raw.get("ISMS_DATABASE_URL").unwrap_or((&default_url, "ISMS_DATABASE_URL"));
+            let (value, src) = raw
+                .get("ISMS_DATABASE_URL")
+                .unwrap_or((&default_url, "ISMS_DATABASE_URL"));
             DatabaseUrl::parse(value).map_err(|e| ConfigError::new(src, e.to_string()))?
         };
         Ok(Self {
@@ -122,20 +273,38 @@ impl Config {
             data_dir,
             database_url,
             auto_migrate: parse(raw, "ISMS_AUTO_MIGRATE", "true", parse_bool)?,
-            db_max_connections: parse(raw, "ISMS_DB_MAX_CONNECTIONS", "10", |v| bounded(v, 1, 1000))? as u32,
-            db_statement_timeout: Duration::from_millis(parse(raw, "ISMS_DB_STATEMENT_TIMEOUT_MS", "5000", |v| {
-                bounded(v, 100, 600_000)
-            })?),
-            db_busy_timeout: Duration::from_millis(parse(raw, "ISMS_DB_BUSY_TIMEOUT_MS", "5000", |v| {
-                bounded(v, 0, 600_000)
-            })?),
-            request_timeout: Duration::from_secs(parse(raw, "ISMS_REQUEST_TIMEOUT_SECS", "30", |v| bounded(v, 1, 3600))?),
-            shutdown_timeout: Duration::from_secs(parse(raw, "ISMS_SHUTDOWN_TIMEOUT_SECS", "30", |v| {
-                bounded(v, 0, 3600)
-            })?),
+            db_max_connections: parse(raw, "ISMS_DB_MAX_CONNECTIONS", "10", |v| {
+                bounded(v, 1, 1000)
+            })? as u32,
+            db_statement_timeout: Duration::from_millis(parse(
+                raw,
+                "ISMS_DB_STATEMENT_TIMEOUT_MS",
+                "5000",
+                |v| bounded(v, 100, 600_000),
+            )?),
+            db_busy_timeout: Duration::from_millis(parse(
+                raw,
+                "ISMS_DB_BUSY_TIMEOUT_MS",
+                "5000",
+                |v| bounded(v, 0, 600_000),
+            )?),
+            request_timeout: Duration::from_secs(parse(
+                raw,
+                "ISMS_REQUEST_TIMEOUT_SECS",
+                "30",
+                |v| bounded(v, 1, 3600),
+            )?),
+            shutdown_timeout: Duration::from_secs(parse(
+                raw,
+                "ISMS_SHUTDOWN_TIMEOUT_SECS",
+                "30",
+                |v| bounded(v, 0, 3600),
+            )?),
             cors_origins: parse(raw, "ISMS_CORS_ORIGINS", "", parse_origins)?,
             password_hash_concurrency: match raw.get("ISMS_PASSWORD_HASH_CONCURRENCY") {
-                Some(_) => parse(raw, "ISMS_PASSWORD_HASH_CONCURRENCY", "", |v| bounded(v, 1, 256))? as usize,
+                Some(_) => parse(raw, "ISMS_PASSWORD_HASH_CONCURRENCY", "", |v| {
+                    bounded(v, 1, 256)
+                })? as usize,
                 None => std::thread::available_parallelism().map_or(2, usize::from),
             },
             bootstrap_tenant: parse(raw, "ISMS_BOOTSTRAP_TENANT", "default", |v| {
@@ -143,11 +312,16 @@ impl Config {
                     .map(|n| n.as_str().to_owned())
                     .map_err(|e| e.to_string())
             })?,
-            bootstrap_admin_email: parse(raw, "ISMS_BOOTSTRAP_ADMIN_EMAIL", "admin@isms.local", |v| {
-                isms_domain::Email::parse(v)
-                    .map(|e| e.as_str().to_owned())
-                    .map_err(|e| e.to_string())
-            })?,
+            bootstrap_admin_email: parse(
+                raw,
+                "ISMS_BOOTSTRAP_ADMIN_EMAIL",
+                "admin@isms.local",
+                |v| {
+                    isms_domain::Email::parse(v)
+                        .map(|e| e.as_str().to_owned())
+                        .map_err(|e| e.to_string())
+                },
+            )?,
             log: parse(raw, "ISMS_LOG", "info", |v| {
                 tracing_subscriber::EnvFilter::try_new(v)
                     .map(|_| v.to_owned())
@@ -158,12 +332,70 @@ impl Config {
                 "pretty" => Ok(LogFormat::Pretty),
                 _ => Err("expected `json` or `pretty`".to_owned()),
             })?,
+            master_key: master_key(raw, &data_dir_for_key(raw)?)?,
+            jwt_issuer: string(raw, "ISMS_JWT_ISSUER", "isms")?,
+            jwt_audience: string(raw, "ISMS_JWT_AUDIENCE", "isms-api")?,
+            access_token_ttl: secs(raw, "ISMS_ACCESS_TOKEN_TTL_SECS", "1800", 60, 86_400)?,
+            refresh_token_ttl: secs(raw, "ISMS_REFRESH_TOKEN_TTL_SECS", "604800", 300, 7_776_000)?,
+            session_idle_timeout: secs(raw, "ISMS_SESSION_IDLE_TIMEOUT_SECS", "3600", 60, 604_800)?,
+            session_cache_ttl: secs(raw, "ISMS_SESSION_CACHE_SECS", "5", 0, 60)?,
             environment: string(raw, "ISMS_ENVIRONMENT", "development")?,
         })
     }
 }
 
-fn parse<T>(raw: &Raw, key: &'static str, default: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, ConfigError> {
+fn secs(
+    raw: &Raw,
+    key: &'static str,
+    default: &str,
+    min: u64,
+    max: u64,
+) -> Result<Duration, ConfigError> {
+    parse(raw, key, default, |v| bounded(v, min, max)).map(Duration::from_secs)
+}
+
+fn data_dir_for_key(raw: &Raw) -> Result<PathBuf, ConfigError> {
+    string(raw, "ISMS_DATA_DIR", "./data").map(PathBuf::from)
+}
+
+fn master_key(raw: &Raw, data_dir: &Path) -> Result<MasterKeyConfig, ConfigError> {
+    if let Some((value, src)) = raw.get("ISMS_MASTER_KEY") {
+        use base64::Engine as _;
+        let ok = base64::engine::general_purpose::STANDARD
+            .decode(value.trim())
+            .is_ok_and(|b| b.len() == 32);
+        if !ok {
+            // Never echo the value: it is a secret.
+            return Err(ConfigError::new(src, "must be 32 bytes, base64-encoded"));
+        }
+        return Ok(MasterKeyConfig::Inline(secrecy::SecretString::from(
+            value.trim(),
+        )));
+    }
+    if let Some((value, src)) = raw.get("ISMS_MASTER_KEY_FILE") {
+        if value.trim().is_empty() {
+            return Err(ConfigError::new(src, "must not be empty"));
+        }
+        return Ok(MasterKeyConfig::File(PathBuf::from(value.trim())));
+    }
+    let production = raw
+        .get("ISMS_ENVIRONMENT")
+        .is_some_and(|(v, _)| v.trim().eq_ignore_ascii_case("production"));
+    if production {
+        return Err(ConfigError::new(
+            "ISMS_MASTER_KEY",
+            "required in production (or ISMS_MASTER_KEY_FILE); a generated key on local disk is for development only",
+        ));
+    }
+    Ok(MasterKeyConfig::Generated(data_dir.join("master.key")))
+}
+
+fn parse<T>(
+    raw: &Raw,
+    key: &'static str,
+    default: &str,
+    f: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
     let (value, src) = raw.get(key).unwrap_or((default, key));
     f(value.trim()).map_err(|m| ConfigError::new(src, m))
 }
@@ -199,7 +431,8 @@ fn parse_origins(v: &str) -> Result<Vec<String>, String> {
         if origin == "*" {
             return Err("`*` is not allowed; list each origin".to_owned());
         }
-        let url = url::Url::parse(origin).map_err(|_| format!("`{origin}` is not an origin such as https://app.example.com"))?;
+        let url = url::Url::parse(origin)
+            .map_err(|_| format!("`{origin}` is not an origin such as https://app.example.com"))?;
         let is_origin = matches!(url.scheme(), "http" | "https")
             && url.host_str().is_some()
             && url.path() == "/"
@@ -207,7 +440,9 @@ fn parse_origins(v: &str) -> Result<Vec<String>, String> {
             && url.fragment().is_none()
             && !origin.ends_with('/');
         if !is_origin {
-            return Err(format!("`{origin}` is not an origin such as https://app.example.com"));
+            return Err(format!(
+                "`{origin}` is not an origin such as https://app.example.com"
+            ));
         }
         out.push(origin.to_owned());
     }
@@ -216,15 +451,22 @@ fn parse_origins(v: &str) -> Result<Vec<String>, String> {
 
 /// Reads a TOML file into (env key, value, source name) triples.
 fn read_file(path: &Path) -> Result<Vec<(&'static str, String, String)>, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new("--config", format!("cannot read {}: {e}", path.display())))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| ConfigError::new("--config", format!("{} is not valid TOML: {}", path.display(), e.message())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new("--config", format!("cannot read {}: {e}", path.display()))
+    })?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigError::new(
+            "--config",
+            format!("{} is not valid TOML: {}", path.display(), e.message()),
+        )
+    })?;
     let mut out = Vec::new();
     for (name, value) in table {
         let Some((env_key, ..)) = KEYS.iter().find(|(_, toml_key, ..)| *toml_key == name) else {
-            return Err(ConfigError::new(name, format!("unknown key in {}", path.display())));
+            return Err(ConfigError::new(
+                name,
+                format!("unknown key in {}", path.display()),
+            ));
         };
         let source = format!("{name} (in {})", path.display());
         let text = match value {
@@ -235,11 +477,19 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String, String)>, ConfigE
                 .into_iter()
                 .map(|i| match i {
                     toml::Value::String(s) => Ok(s),
-                    _ => Err(ConfigError::new(source.clone(), "expected a list of strings")),
+                    _ => Err(ConfigError::new(
+                        source.clone(),
+                        "expected a list of strings",
+                    )),
                 })
                 .collect::<Result<Vec<_>, _>>()?
                 .join(","),
-            _ => return Err(ConfigError::new(source, "expected a string, number, boolean or list of strings")),
+            _ => {
+                return Err(ConfigError::new(
+                    source,
+                    "expected a string, number, boolean or list of strings",
+                ));
+            }
         };
         out.push((*env_key, text, source));
     }
@@ -251,7 +501,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -291,7 +544,8 @@ mod tests {
         assert_eq!(c.bind.port(), 9000);
         assert_eq!(c.cors_origins, vec!["https://a.example"]);
         assert_eq!(c.db_max_connections, 3);
-        let c = Config::from_sources(Some(&path), &env(&[("ISMS_BIND", "127.0.0.1:9001")])).unwrap();
+        let c =
+            Config::from_sources(Some(&path), &env(&[("ISMS_BIND", "127.0.0.1:9001")])).unwrap();
         assert_eq!(c.bind.port(), 9001);
     }
 
@@ -300,8 +554,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("isms.toml");
         std::fs::write(&path, "bnid = \"x\"\n").unwrap();
-        assert_eq!(Config::from_sources(Some(&path), &env(&[])).unwrap_err().key, "bnid");
+        assert_eq!(
+            Config::from_sources(Some(&path), &env(&[]))
+                .unwrap_err()
+                .key,
+            "bnid"
+        );
         std::fs::write(&path, "bind = \"x\"\n").unwrap();
-        assert!(Config::from_sources(Some(&path), &env(&[])).unwrap_err().key.starts_with("bind (in "));
+        assert!(
+            Config::from_sources(Some(&path), &env(&[]))
+                .unwrap_err()
+                .key
+                .starts_with("bind (in ")
+        );
     }
 }

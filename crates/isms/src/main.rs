@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use isms::cli::{Cli, Command, ConfigCommand, TenantCommand, UserCommand};
+use isms::cli::{Cli, Command, ConfigCommand, KeysCommand, TenantCommand, UserCommand};
 use isms::commands::{self, UserArgs};
 use isms::config::Config;
 
@@ -19,7 +19,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -35,7 +38,9 @@ fn main() -> ExitCode {
         match command {
             Command::Serve => isms::server::run(config).await,
             Command::Migrate => commands::migrate(&config).await,
-            Command::Tenant(TenantCommand::Create { name }) => commands::tenant_create(&config, &name, &mut out).await,
+            Command::Tenant(TenantCommand::Create { name }) => {
+                commands::tenant_create(&config, &name, &mut out).await
+            }
             Command::Tenant(TenantCommand::List) => commands::tenant_list(&config, &mut out).await,
             Command::User(UserCommand::Create {
                 tenant,
@@ -52,6 +57,9 @@ fn main() -> ExitCode {
                     password_stdin,
                 };
                 commands::user_create(&config, args, &mut std::io::stdin().lock(), &mut out).await
+            }
+            Command::Keys(KeysCommand::RotateSigning) => {
+                commands::keys_rotate_signing(&config, &mut out).await
             }
             Command::Config(ConfigCommand::Check) => {
                 println!("configuration ok (database: {})", config.database_url);

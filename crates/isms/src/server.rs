@@ -18,11 +18,17 @@ use crate::wiring::{self, Services};
 
 /// How long the readiness probe waits for the database.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often signing keys are re-read from the database.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
 
 pub fn app_router(config: &Config, services: &Services) -> axum::Router {
     let state = AppState {
         store_health: services.store.health(),
-        readiness_timeout: READINESS_TIMEOUT,
+        // Below the request deadline, so a hung database yields 503 from
+        // the probe rather than the generic timeout.
+        readiness_timeout: READINESS_TIMEOUT.min(config.request_timeout / 2),
+        auth: services.app.auth.clone(),
+        users: services.app.user_admin.clone(),
     };
     let http = HttpConfig {
         cors_origins: config.cors_origins.clone(),
@@ -33,8 +39,13 @@ pub fn app_router(config: &Config, services: &Services) -> axum::Router {
 
 /// Prints first-start credentials to `out` (stdout in production), never
 /// to the log.
-pub async fn bootstrap(config: &Config, services: &Services, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+pub async fn bootstrap(
+    config: &Config,
+    services: &Services,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
     let done = services
+        .app
         .bootstrap
         .run(&config.bootstrap_tenant, &config.bootstrap_admin_email)
         .await
@@ -87,8 +98,21 @@ pub async fn spawn(config: Config, out: &mut (dyn Write + Send)) -> anyhow::Resu
     let (tx, rx) = oneshot::channel::<()>();
     let router = app_router(&config, &services);
     let grace = config.shutdown_timeout;
+    let keys = services.keys.clone();
+    let reload = tokio::spawn(async move {
+        // Picks up signing keys rotated by another instance or the CLI.
+        let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = keys.reload().await {
+                tracing::warn!(error = %e, "auth.signing_keys_reload_failed");
+            }
+        }
+    });
     let task = tokio::spawn(async move {
         let result = serve(listener, router, async { drop(rx.await) }, grace).await;
+        reload.abort();
         services.store.close().await;
         result
     });
@@ -106,12 +130,15 @@ async fn serve(
     grace: Duration,
 ) -> anyhow::Result<()> {
     let (signalled_tx, signalled_rx) = oneshot::channel::<()>();
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("server.shutting_down");
-            let _ = signalled_tx.send(());
-        });
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("server.shutting_down");
+        let _ = signalled_tx.send(());
+    });
     let server = server.into_future();
     tokio::pin!(server);
     tokio::select! {
@@ -133,7 +160,11 @@ async fn serve(
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
     let server = spawn(config.clone(), &mut stdout).await?;
-    println!("isms listening on http://{} (database: {})", server.addr, config.database_url.backend().as_str());
+    println!(
+        "isms listening on http://{} (database: {})",
+        server.addr,
+        config.database_url.backend().as_str()
+    );
     tracing::info!(addr = %server.addr, backend = config.database_url.backend().as_str(), "server.listening");
     shutdown_signal().await;
     server.stop().await?;

@@ -1,23 +1,27 @@
-//! Connects the store chosen by configuration and builds the services on
-//! top of it.
+//! Connects the store chosen by configuration, loads the master key and
+//! the token-signing keys, and builds the services on top of them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use isms_app::bootstrap::BootstrapService;
-use isms_app::tenants::TenantService;
-use isms_app::users::UserService;
-use isms_infra::Argon2Hasher;
+use isms_app::auth::AuthSettings;
+use isms_app::events::{EventBus, LogSink};
+use isms_app::services::{Ports, Services as AppServices};
+use isms_domain::session::SessionPolicy;
+use isms_infra::{Argon2Hasher, JwtSettings, KeyRing, MasterKey, MasterKeySource};
 use isms_store::{Store, StoreOptions};
 
-use crate::config::Config;
+use crate::config::{Config, MasterKeyConfig};
+
+/// Clock skew tolerated on token time claims.
+const TOKEN_LEEWAY: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct Services {
     pub store: Store,
-    pub tenants: TenantService,
-    pub users: UserService,
-    pub bootstrap: BootstrapService,
+    pub keys: Arc<KeyRing>,
+    pub app: AppServices,
 }
 
 pub fn store_options(config: &Config) -> StoreOptions {
@@ -26,6 +30,33 @@ pub fn store_options(config: &Config) -> StoreOptions {
     opts.statement_timeout = config.db_statement_timeout;
     opts.busy_timeout = config.db_busy_timeout;
     opts
+}
+
+pub fn load_master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    let source = match &config.master_key {
+        MasterKeyConfig::Inline(k) => MasterKeySource::Inline(k.clone()),
+        MasterKeyConfig::File(p) => MasterKeySource::File(p.clone()),
+        MasterKeyConfig::Generated(p) => MasterKeySource::GenerateIfMissing(p.clone()),
+    };
+    let (key, created) = MasterKey::load(&source).context("master key")?;
+    if let (true, MasterKeyConfig::Generated(path)) = (created, &config.master_key) {
+        eprintln!(
+            "WARNING: generated a new master key in {} (development only). Production must supply its own \
+             with ISMS_MASTER_KEY or ISMS_MASTER_KEY_FILE and keep it out of the data directory's backups.",
+            path.display()
+        );
+        tracing::warn!(path = %path.display(), "crypto.master_key_generated");
+    }
+    Ok(key)
+}
+
+pub fn jwt_settings(config: &Config) -> JwtSettings {
+    JwtSettings {
+        issuer: config.jwt_issuer.clone(),
+        audience: config.jwt_audience.clone(),
+        access_ttl: config.access_token_ttl,
+        leeway: TOKEN_LEEWAY,
+    }
 }
 
 /// Connects to the database (applying migrations when `migrate`) and
@@ -37,12 +68,35 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
     if migrate {
         store.migrate().await.context("applying migrations")?;
     }
-    let hasher = Arc::new(Argon2Hasher::new(config.password_hash_concurrency).context("password hasher")?);
-    let users = UserService::new(store.users(), hasher);
-    Ok(Services {
-        tenants: TenantService::new(store.tenants()),
-        bootstrap: BootstrapService::new(store.bootstrap(), users.clone()),
-        users,
-        store,
-    })
+    let master = Arc::new(load_master_key(config)?);
+    let keys = Arc::new(
+        KeyRing::open(jwt_settings(config), store.signing_keys(), master)
+            .await
+            .context("token-signing keys (is this the right master key?)")?,
+    );
+    let hasher =
+        Arc::new(Argon2Hasher::new(config.password_hash_concurrency).context("password hasher")?);
+    let ports = Ports {
+        tenants: store.tenants(),
+        users: store.users(),
+        sessions: store.sessions(),
+        bootstrap: store.bootstrap(),
+        hasher,
+        tokens: keys.clone(),
+        events: Arc::new(EventBus::new().subscribe(Arc::new(LogSink))),
+    };
+    let settings = AuthSettings {
+        issuer: config.jwt_issuer.clone(),
+        audience: config.jwt_audience.clone(),
+        access_ttl: config.access_token_ttl,
+        session: SessionPolicy {
+            idle_timeout: config.session_idle_timeout,
+            absolute_lifetime: config.refresh_token_ttl,
+        },
+        session_cache_ttl: config.session_cache_ttl,
+    };
+    let app = AppServices::build(ports, settings)
+        .await
+        .map_err(|e| anyhow::anyhow!("building services: {e}"))?;
+    Ok(Services { store, keys, app })
 }

@@ -3,7 +3,12 @@
 use isms_domain::ports::RepoError;
 
 /// Unique indexes and the rule each enforces, as the domain names it.
-const UNIQUE_RULES: &[(&str, &str)] = &[("users_email_live", "email"), ("users.email", "email"), ("tenants_name_key_live", "tenant_name"), ("tenants.name_key", "tenant_name")];
+const UNIQUE_RULES: &[(&str, &str)] = &[
+    ("users_email_live", "email"),
+    ("users.email", "email"),
+    ("tenants_name_key_live", "tenant_name"),
+    ("tenants.name_key", "tenant_name"),
+];
 
 pub(crate) fn map(err: sqlx::Error) -> RepoError {
     match err {
@@ -32,6 +37,17 @@ pub(crate) fn map(err: sqlx::Error) -> RepoError {
 fn is_unavailable_code(code: Option<&str>) -> bool {
     matches!(
         code,
-        Some("5" | "6" | "261" | "517" | "57014" | "57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006")
+        Some(
+            "5" | "6"
+                | "261"
+                | "517"
+                | "57014"
+                | "57P01"
+                | "57P02"
+                | "57P03"
+                | "08000"
+                | "08003"
+                | "08006"
+        )
     )
 }

@@ -3,6 +3,8 @@
 //! in `tests/conformance.rs` holds them to one behaviour.
 
 mod error;
+mod identity_repos;
+mod identity_rows;
 mod migrations;
 mod postgres;
 mod repos;
@@ -15,7 +17,10 @@ mod url;
 use std::sync::Arc;
 use std::time::Duration;
 
-use isms_domain::ports::{BootstrapRepository, StoreHealth, TenantRepository, UserRepository};
+use isms_domain::ports::{
+    BootstrapRepository, SessionRepository, SigningKeyRepository, StoreHealth, TenantRepository,
+    UserRepository,
+};
 
 pub use crate::postgres::PgStore;
 pub use crate::sqlite::SqliteStore;
@@ -118,6 +123,14 @@ impl Store {
     }
 
     pub fn bootstrap(&self) -> Arc<dyn BootstrapRepository> {
+        port!(self)
+    }
+
+    pub fn sessions(&self) -> Arc<dyn SessionRepository> {
+        port!(self)
+    }
+
+    pub fn signing_keys(&self) -> Arc<dyn SigningKeyRepository> {
         port!(self)
     }
 

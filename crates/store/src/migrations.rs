@@ -4,22 +4,36 @@
 
 use std::borrow::Cow;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 type Source = (i64, &'static str, &'static str);
 
-const SQLITE: &[Source] = &[(
-    1,
-    "tenants users",
-    include_str!("../migrations/sqlite/0001_tenants_users.sql"),
-)];
+const SQLITE: &[Source] = &[
+    (
+        1,
+        "tenants users",
+        include_str!("../migrations/sqlite/0001_tenants_users.sql"),
+    ),
+    (
+        2,
+        "sessions keys",
+        include_str!("../migrations/sqlite/0002_sessions_keys.sql"),
+    ),
+];
 
-const POSTGRES: &[Source] = &[(
-    1,
-    "tenants users",
-    include_str!("../migrations/postgres/0001_tenants_users.sql"),
-)];
+const POSTGRES: &[Source] = &[
+    (
+        1,
+        "tenants users",
+        include_str!("../migrations/postgres/0001_tenants_users.sql"),
+    ),
+    (
+        2,
+        "sessions keys",
+        include_str!("../migrations/postgres/0002_sessions_keys.sql"),
+    ),
+];
 
 fn migrator(sources: &[Source]) -> Migrator {
     Migrator::with_migrations(

@@ -5,8 +5,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::{StoreError, StoreOptions};
 
@@ -16,6 +16,7 @@ pub struct PgStore {
 }
 
 crate::repos::impl_repositories!(PgStore);
+crate::identity_repos::impl_identity_repositories!(PgStore);
 
 impl PgStore {
     pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {

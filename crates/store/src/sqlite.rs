@@ -5,8 +5,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{StoreError, StoreOptions};
 
@@ -16,6 +16,7 @@ pub struct SqliteStore {
 }
 
 crate::repos::impl_repositories!(SqliteStore);
+crate::identity_repos::impl_identity_repositories!(SqliteStore);
 
 impl SqliteStore {
     pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {
@@ -26,7 +27,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(opts.busy_timeout)
             .foreign_keys(true);
-        if let Some(dir) = connect.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = connect
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             create_private_dir(dir)?;
         }
         let pool = SqlitePoolOptions::new()
@@ -54,7 +59,12 @@ impl SqliteStore {
 /// The data directory holds the database (and later key material): owner
 /// access only.
 fn create_private_dir(dir: &std::path::Path) -> Result<(), StoreError> {
-    let err = |e: std::io::Error| StoreError::Config(format!("cannot create data directory {}: {e}", dir.display()));
+    let err = |e: std::io::Error| {
+        StoreError::Config(format!(
+            "cannot create data directory {}: {e}",
+            dir.display()
+        ))
+    };
     if dir.exists() {
         return Ok(());
     }

@@ -29,7 +29,9 @@ pub fn in_ci() -> bool {
 pub fn service_url(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if in_ci() => panic!("{var} must be set when CI is set: this test needs the real service"),
+        _ if in_ci() => {
+            panic!("{var} must be set when CI is set: this test needs the real service")
+        }
         _ => {
             eprintln!("skipping: {var} is not set (set it, or CI=true, to run this test)");
             None
@@ -64,9 +66,12 @@ impl TestDatabase {
         let admin_url = service_url(DATABASE_URL_VAR)?;
         let name = format!("isms_test_{:016x}", rand::thread_rng().r#gen::<u64>());
         let mut admin = sqlx::postgres::PgConnection::connect_admin(&admin_url).await;
-        sqlx::Executor::execute(&mut admin, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create test database");
+        sqlx::Executor::execute(
+            &mut admin,
+            sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+        )
+        .await
+        .expect("create test database");
         let mut url = url::Url::parse(&admin_url).expect("ISMS_TEST_DATABASE_URL is a URL");
         url.set_path(&format!("/{name}"));
         Some(Self {

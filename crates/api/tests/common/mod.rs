@@ -55,14 +55,65 @@ pub struct RealServer {
     pub health: Arc<FakeStoreHealth>,
     pub routes: Vec<isms_api::RouteEntry>,
     pub spec: utoipa::openapi::OpenApi,
+    pub db: isms_store::testing::TestDatabase,
+}
+
+/// Real application services on a fresh SQLite database (kept alive by
+/// the returned handle).
+pub async fn services() -> (
+    isms_app::services::Services,
+    isms_store::testing::TestDatabase,
+) {
+    let db = isms_store::testing::TestDatabase::sqlite();
+    let store = isms_store::Store::connect(&db.options()).await.unwrap();
+    store.migrate().await.unwrap();
+    let master = Arc::new(isms_infra::MasterKey::from_bytes(&[3u8; 32]).unwrap());
+    let settings = isms_app::auth::AuthSettings {
+        issuer: "isms".into(),
+        audience: "isms-api".into(),
+        access_ttl: Duration::from_secs(1800),
+        session: isms_domain::session::SessionPolicy {
+            idle_timeout: Duration::from_secs(3600),
+            absolute_lifetime: Duration::from_secs(7 * 86400),
+        },
+        session_cache_ttl: Duration::from_secs(5),
+    };
+    let keys = isms_infra::KeyRing::open(
+        isms_infra::JwtSettings {
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            access_ttl: settings.access_ttl,
+            leeway: Duration::from_secs(60),
+        },
+        store.signing_keys(),
+        master,
+    )
+    .await
+    .unwrap();
+    let ports = isms_app::services::Ports {
+        tenants: store.tenants(),
+        users: store.users(),
+        sessions: store.sessions(),
+        bootstrap: store.bootstrap(),
+        hasher: Arc::new(isms_infra::Argon2Hasher::new(2).unwrap()),
+        tokens: Arc::new(keys),
+        events: Arc::new(isms_app::events::LogSink),
+    };
+    let services = isms_app::services::Services::build(ports, settings)
+        .await
+        .unwrap();
+    (services, db)
 }
 
 /// The production router (`isms_api::build`) with a fake store health.
 pub async fn real_server(cfg: &HttpConfig) -> RealServer {
     let health = Arc::new(FakeStoreHealth::default());
+    let (services, db) = services().await;
     let state = AppState {
         store_health: health.clone(),
         readiness_timeout: READINESS_TIMEOUT,
+        auth: services.auth,
+        users: services.user_admin,
     };
     let api = isms_api::build(state, cfg);
     RealServer {
@@ -70,6 +121,7 @@ pub async fn real_server(cfg: &HttpConfig) -> RealServer {
         health,
         routes: api.routes,
         spec: api.spec,
+        db,
     }
 }
 
