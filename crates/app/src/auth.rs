@@ -198,6 +198,8 @@ impl AuthService {
         self.inner.sessions.create(&session, &record).await?;
         user.last_login_at = Some(now);
         self.inner.users.update(&user).await?;
+        // Cached copies of this account (its other sessions) are stale now.
+        self.invalidate_user(user.id);
         self.publish(
             SecurityEvent::new(K::LoginSuccess, Outcome::Success, meta)
                 .tenant(user.tenant_id)
@@ -463,6 +465,11 @@ impl AuthService {
     /// The public keys that verify access tokens (JWKS).
     pub fn jwks(&self) -> serde_json::Value {
         self.inner.tokens.jwks()
+    }
+
+    /// The account behind a cached session, if cached.
+    pub fn cached_user(&self, id: SessionId) -> Option<User> {
+        self.inner.session_cache.get(&id).map(|c| c.user.clone())
     }
 
     /// Drops a session's cached state (after revocation).

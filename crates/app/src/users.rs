@@ -176,6 +176,16 @@ impl UserAdmin {
         Ok(self.users.get(who.tenant_id, id).await?)
     }
 
+    /// The caller's own account, from the session state the request was
+    /// just authenticated with (changes made through this instance
+    /// invalidate it at once), falling back to the store.
+    pub async fn me(&self, who: &Principal) -> Result<User, AppError> {
+        match self.auth.cached_user(who.session_id) {
+            Some(user) if user.id == who.user_id => Ok(user),
+            _ => self.get(who, who.user_id).await,
+        }
+    }
+
     /// Self may change the display name; `users:write` holders may also
     /// change role (never above their own) and active state.
     pub async fn update(

@@ -192,8 +192,7 @@ pub async fn list(
     responses((status = 200, description = "The caller", body = UserView))
 )]
 pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> ApiResult<Json<UserView>> {
-    let user = state.users.get(&who, who.user_id).await?;
-    Ok(Json(user.into()))
+    Ok(Json(state.users.me(&who).await?.into()))
 }
 
 /// A user of the caller's tenant (self, or manager and above).
