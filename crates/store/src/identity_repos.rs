@@ -119,7 +119,7 @@ macro_rules! impl_identity_repositories {
             ) -> Result<Vec<isms_domain::SessionId>, isms_domain::ports::RepoError> {
                 let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
                     "UPDATE sessions SET revoked_at = $4 WHERE tenant_id = $1 AND user_id = $2 \
-                     AND revoked_at IS NULL AND ($3 IS NULL OR id <> $3) RETURNING id",
+                     AND revoked_at IS NULL AND expires_at > $4 AND ($3 IS NULL OR id <> $3) RETURNING id",
                 )
                 .bind(tenant.as_uuid())
                 .bind(user.as_uuid())

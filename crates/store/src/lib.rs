@@ -1,6 +1,6 @@
 //! Storage adapters: SQLite (embedded default) and PostgreSQL (production),
 //! both implementing the domain's repository ports. The conformance suite
-//! in `tests/conformance.rs` holds them to one behaviour.
+//! in `tests/store_suite.rs` holds them to one behaviour.
 
 mod error;
 mod identity_repos;

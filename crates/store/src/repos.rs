@@ -163,7 +163,7 @@ macro_rules! impl_repositories {
                 .bind(u.password_must_change)
                 .bind(u.last_login_at)
                 .bind(u.last_access_review_at)
-                .bind(isms_domain::time::now())
+                .bind(u.updated_at)
                 .execute(&self.pool)
                 .await
                 .map_err(crate::error::map)?;
