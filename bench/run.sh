@@ -56,10 +56,12 @@ echo "== users_me: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -H 'Autho
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/users/me" |
     grep -E "Requests/sec|50%|99%|Non-2xx"
 
-echo "== login_storm: wrk -t2 -c64 -d$DURATION -s bench/login.lua $BASE/api/v1/auth/login, with health alongside (-c4)"
-wrk -t2 -c64 -d"$DURATION" --latency -s bench/login.lua "$BASE/api/v1/auth/login" >"$WORK/storm" &
+echo "== login_storm: wrk -t1 -c64 -d$DURATION -s bench/login.lua $BASE/api/v1/auth/login, health probed alongside (bench/probe.py)"
+wrk -t1 -c64 -d"$DURATION" --latency -s bench/login.lua "$BASE/api/v1/auth/login" >"$WORK/storm" &
 STORM=$!
 sleep 1
-wrk -t1 -c4 -d"$DURATION" --latency "$BASE/api/v1/health" | grep -E "Requests/sec|50%|99%" | sed 's/^/   health during storm: /'
+python3 bench/probe.py "$BASE/api/v1/health" "$(( ${DURATION%s} - 2 ))" | sed 's/^/   health during storm: /'
 wait "$STORM"
 grep -E "Requests/sec|50%|99%|Non-2xx" "$WORK/storm" | sed 's/^/   logins: /'
+echo "== argon2 ceiling: cargo bench -p isms-infra"
+cargo bench -q -p isms-infra 2>/dev/null | grep argon2id

@@ -101,11 +101,13 @@ impl RouteTable {
                 }
             }
         }
-        let (schemas, paths, method_router) = routes;
-        let method_router = method_router.route_layer(middleware::from_fn_with_state(
-            (self.state.clone(), access),
-            crate::access::enforce,
-        ));
+        let (schemas, paths, mut method_router) = routes;
+        if !access.is_public() {
+            method_router = method_router.route_layer(middleware::from_fn_with_state(
+                (self.state.clone(), access),
+                crate::access::enforce,
+            ));
+        }
         self.router = self.router.routes((schemas, paths, method_router));
         self
     }

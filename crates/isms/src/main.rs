@@ -30,9 +30,8 @@ fn main() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Serve);
-    if matches!(command, Command::Serve) {
-        isms::logging::init(&config);
-    }
+    // Held until exit so buffered log lines are flushed.
+    let _log_guard = matches!(command, Command::Serve).then(|| isms::logging::init(&config));
     let result = runtime.block_on(async {
         let mut out = std::io::stdout();
         match command {
