@@ -311,7 +311,10 @@ impl AuthService {
         let Some(user) = user else {
             return Err(AppError::Unauthenticated);
         };
-        self.inner.sessions.touch(session.id, now).await?;
+        self.inner
+            .sessions
+            .touch(session.tenant_id, session.id, now)
+            .await?;
         self.publish(
             SecurityEvent::new(K::TokenRefreshed, Outcome::Success, meta)
                 .tenant(user.tenant_id)
@@ -362,7 +365,10 @@ impl AuthService {
             return Err(AppError::Unauthenticated);
         }
         if write {
-            self.inner.sessions.touch(claims.sid, now).await?;
+            self.inner
+                .sessions
+                .touch(claims.tid, claims.sid, now)
+                .await?;
         }
         if let Some((old, new)) = ip_changed {
             self.publish(

@@ -114,7 +114,7 @@ pub trait SessionRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<Vec<Session>, RepoError>;
     /// Records activity (debounced by the caller).
-    async fn touch(&self, id: SessionId, at: Timestamp) -> Result<(), RepoError>;
+    async fn touch(&self, tenant: TenantId, id: SessionId, at: Timestamp) -> Result<(), RepoError>;
     /// Revokes a session and every refresh token of its family; `false`
     /// when it was missing, in another tenant or already revoked.
     async fn revoke(

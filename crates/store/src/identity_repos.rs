@@ -17,7 +17,7 @@ macro_rules! impl_identity_repositories {
                 s: &isms_domain::session::Session,
                 first: &isms_domain::auth::RefreshTokenRecord,
             ) -> Result<(), isms_domain::ports::RepoError> {
-                let mut tx = self.pool.begin().await.map_err(crate::error::map)?;
+                let mut tx = self.tx(crate::scope::Scope::Tenant(s.tenant_id)).await?;
                 sqlx::query(
                     "INSERT INTO sessions (id, tenant_id, user_id, created_at, last_seen_at, expires_at, ip, \
                      user_agent, revoked_at, mfa_verified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -44,17 +44,19 @@ macro_rules! impl_identity_repositories {
                 tenant: isms_domain::TenantId,
                 id: isms_domain::SessionId,
             ) -> Result<isms_domain::session::Session, isms_domain::ports::RepoError> {
-                sqlx::query_as::<_, crate::identity_rows::SessionRow>(concat!(
-                    "SELECT ",
-                    crate::identity_repos::session_columns!(),
-                    " FROM sessions s WHERE s.tenant_id = $1 AND s.id = $2"
-                ))
-                .bind(tenant.as_uuid())
-                .bind(id.as_uuid())
-                .fetch_one(&self.pool)
-                .await
-                .map(Into::into)
-                .map_err(crate::error::map)
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query_as::<_, crate::identity_rows::SessionRow>(concat!(
+                        "SELECT ",
+                        crate::identity_repos::session_columns!(),
+                        " FROM sessions s WHERE s.tenant_id = $1 AND s.id = $2"
+                    ))
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_one(&mut *c)
+                    .await
+                    .map(Into::into)
+                    .map_err(crate::error::map)
+                })
             }
 
             async fn list_live(
@@ -63,33 +65,38 @@ macro_rules! impl_identity_repositories {
                 user: isms_domain::UserId,
                 now: isms_domain::time::Timestamp,
             ) -> Result<Vec<isms_domain::session::Session>, isms_domain::ports::RepoError> {
-                let rows = sqlx::query_as::<_, crate::identity_rows::SessionRow>(concat!(
-                    "SELECT ",
-                    crate::identity_repos::session_columns!(),
-                    " FROM sessions s WHERE s.tenant_id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL \
-                      AND s.expires_at > $3 ORDER BY s.created_at DESC, s.id DESC LIMIT 100"
-                ))
-                .bind(tenant.as_uuid())
-                .bind(user.as_uuid())
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(crate::error::map)?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    let rows = sqlx::query_as::<_, crate::identity_rows::SessionRow>(concat!(
+                        "SELECT ",
+                        crate::identity_repos::session_columns!(),
+                        " FROM sessions s WHERE s.tenant_id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL \
+                          AND s.expires_at > $3 ORDER BY s.created_at DESC, s.id DESC LIMIT 100"
+                    ))
+                    .bind(tenant.as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(now)
+                    .fetch_all(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    Ok(rows.into_iter().map(Into::into).collect())
+                })
             }
 
             async fn touch(
                 &self,
+                tenant: isms_domain::TenantId,
                 id: isms_domain::SessionId,
                 at: isms_domain::time::Timestamp,
             ) -> Result<(), isms_domain::ports::RepoError> {
-                sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
-                    .bind(id.as_uuid())
-                    .bind(at)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(crate::error::map)?;
-                Ok(())
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
+                        .bind(id.as_uuid())
+                        .bind(at)
+                        .execute(&mut *c)
+                        .await
+                        .map_err(crate::error::map)?;
+                    Ok(())
+                })
             }
 
             async fn revoke(
@@ -98,16 +105,18 @@ macro_rules! impl_identity_repositories {
                 id: isms_domain::SessionId,
                 at: isms_domain::time::Timestamp,
             ) -> Result<bool, isms_domain::ports::RepoError> {
-                let done = sqlx::query(
-                    "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
-                )
-                .bind(tenant.as_uuid())
-                .bind(id.as_uuid())
-                .bind(at)
-                .execute(&self.pool)
-                .await
-                .map_err(crate::error::map)?;
-                Ok(done.rows_affected() == 1)
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    let done = sqlx::query(
+                        "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(at)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    Ok(done.rows_affected() == 1)
+                })
             }
 
             async fn revoke_all_for_user(
@@ -117,18 +126,20 @@ macro_rules! impl_identity_repositories {
                 keep: Option<isms_domain::SessionId>,
                 at: isms_domain::time::Timestamp,
             ) -> Result<Vec<isms_domain::SessionId>, isms_domain::ports::RepoError> {
-                let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
-                    "UPDATE sessions SET revoked_at = $4 WHERE tenant_id = $1 AND user_id = $2 \
-                     AND revoked_at IS NULL AND expires_at > $4 AND ($3 IS NULL OR id <> $3) RETURNING id",
-                )
-                .bind(tenant.as_uuid())
-                .bind(user.as_uuid())
-                .bind(keep.map(|k| k.as_uuid()))
-                .bind(at)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(crate::error::map)?;
-                Ok(ids.into_iter().map(Into::into).collect())
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+                        "UPDATE sessions SET revoked_at = $4 WHERE tenant_id = $1 AND user_id = $2 \
+                         AND revoked_at IS NULL AND expires_at > $4 AND ($3 IS NULL OR id <> $3) RETURNING id",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(keep.map(|k| k.as_uuid()))
+                    .bind(at)
+                    .fetch_all(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    Ok(ids.into_iter().map(Into::into).collect())
+                })
             }
 
             async fn find_refresh(
@@ -138,18 +149,20 @@ macro_rules! impl_identity_repositories {
                 Option<(isms_domain::auth::RefreshTokenRecord, isms_domain::session::Session)>,
                 isms_domain::ports::RepoError,
             > {
-                sqlx::query_as::<_, crate::identity_rows::RefreshWithSessionRow>(concat!(
-                    "SELECT rt.id AS rt_id, rt.token_hash AS rt_token_hash, rt.created_at AS rt_created_at, \
-                     rt.expires_at AS rt_expires_at, rt.rotated_at AS rt_rotated_at, ",
-                    crate::identity_repos::session_columns!(),
-                    " FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1"
-                ))
-                .bind(token_hash.as_slice())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(crate::error::map)?
-                .map(TryInto::try_into)
-                .transpose()
+                crate::scope::scoped!(self, crate::scope::Scope::Server, c => {
+                    sqlx::query_as::<_, crate::identity_rows::RefreshWithSessionRow>(concat!(
+                        "SELECT rt.id AS rt_id, rt.token_hash AS rt_token_hash, rt.created_at AS rt_created_at, \
+                         rt.expires_at AS rt_expires_at, rt.rotated_at AS rt_rotated_at, ",
+                        crate::identity_repos::session_columns!(),
+                        " FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1"
+                    ))
+                    .bind(token_hash.as_slice())
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?
+                    .map(TryInto::try_into)
+                    .transpose()
+                })
             }
 
             async fn rotate_refresh(
@@ -162,7 +175,7 @@ macro_rules! impl_identity_repositories {
                 // transaction, so it takes the write lock at once (SQLite)
                 // or the row lock (PostgreSQL): of two concurrent callers
                 // exactly one sees a live token.
-                let mut tx = self.pool.begin().await.map_err(crate::error::map)?;
+                let mut tx = self.tx(crate::scope::Scope::Server).await?;
                 let claimed = sqlx::query(
                     "UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1 AND rotated_at IS NULL \
                      AND expires_at > $2 AND session_id IN \
@@ -183,16 +196,18 @@ macro_rules! impl_identity_repositories {
                 tx.rollback().await.map_err(crate::error::map)?;
                 // Not live: if it was rotated before, this is reuse and the
                 // whole family (the session) is revoked.
-                let revoked = sqlx::query(
-                    "UPDATE sessions SET revoked_at = $2 WHERE revoked_at IS NULL AND id IN \
-                     (SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NOT NULL)",
-                )
-                .bind(presented.as_slice())
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(crate::error::map)?
-                .rows_affected();
+                let revoked = crate::scope::scoped!(self, crate::scope::Scope::Server, c => {
+                    sqlx::query(
+                        "UPDATE sessions SET revoked_at = $2 WHERE revoked_at IS NULL AND id IN \
+                         (SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NOT NULL)",
+                    )
+                    .bind(presented.as_slice())
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| r.rows_affected())
+                    .map_err(crate::error::map)
+                })?;
                 Ok(if revoked > 0 {
                     isms_domain::ports::RotateOutcome::Reused
                 } else {

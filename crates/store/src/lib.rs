@@ -9,6 +9,7 @@ mod migrations;
 mod postgres;
 mod repos;
 mod rows;
+mod scope;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -20,6 +20,11 @@ const SQLITE: &[Source] = &[
         "sessions keys",
         include_str!("../migrations/sqlite/0002_sessions_keys.sql"),
     ),
+    (
+        3,
+        "row level security",
+        include_str!("../migrations/sqlite/0003_row_level_security.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -32,6 +37,11 @@ const POSTGRES: &[Source] = &[
         2,
         "sessions keys",
         include_str!("../migrations/postgres/0002_sessions_keys.sql"),
+    ),
+    (
+        3,
+        "row level security",
+        include_str!("../migrations/postgres/0003_row_level_security.sql"),
     ),
 ];
 

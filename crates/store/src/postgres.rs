@@ -35,6 +35,28 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    /// Every operation is a transaction that first sets the tenant scope
+    /// the row-level-security policies check.
+    pub(crate) async fn tx(
+        &self,
+        scope: crate::scope::Scope,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, isms_domain::ports::RepoError> {
+        let mut tx = self.pool.begin().await.map_err(crate::error::map)?;
+        sqlx::query("SELECT set_config('isms.tenant_id', $1, true)")
+            .bind(scope.setting())
+            .execute(&mut *tx)
+            .await
+            .map_err(crate::error::map)?;
+        Ok(tx)
+    }
+
+    pub(crate) async fn conn(
+        &self,
+        scope: crate::scope::Scope,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, isms_domain::ports::RepoError> {
+        self.tx(scope).await
+    }
+
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         crate::migrations::postgres()
             .run(&self.pool)

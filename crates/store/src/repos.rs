@@ -78,7 +78,9 @@ macro_rules! impl_repositories {
                 &self,
                 u: &isms_domain::user::User,
             ) -> Result<(), isms_domain::ports::RepoError> {
-                crate::repos::insert_user!(&self.pool, u)
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(u.tenant_id), c => {
+                    crate::repos::insert_user!(&mut *c, u)
+                })
             }
 
             async fn get(
@@ -86,34 +88,38 @@ macro_rules! impl_repositories {
                 tenant: isms_domain::TenantId,
                 id: isms_domain::UserId,
             ) -> Result<isms_domain::user::User, isms_domain::ports::RepoError> {
-                sqlx::query_as::<_, crate::rows::UserRow>(concat!(
-                    "SELECT ",
-                    crate::repos::user_columns!(),
-                    " FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL"
-                ))
-                .bind(tenant.as_uuid())
-                .bind(id.as_uuid())
-                .fetch_one(&self.pool)
-                .await
-                .map_err(crate::error::map)?
-                .try_into()
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query_as::<_, crate::rows::UserRow>(concat!(
+                        "SELECT ",
+                        crate::repos::user_columns!(),
+                        " FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL"
+                    ))
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_one(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?
+                    .try_into()
+                })
             }
 
             async fn find_by_email(
                 &self,
                 email: &isms_domain::Email,
             ) -> Result<Option<isms_domain::user::User>, isms_domain::ports::RepoError> {
-                sqlx::query_as::<_, crate::rows::UserRow>(concat!(
-                    "SELECT ",
-                    crate::repos::user_columns!(),
-                    " FROM users WHERE email = $1 AND deleted_at IS NULL"
-                ))
-                .bind(email.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(crate::error::map)?
-                .map(TryInto::try_into)
-                .transpose()
+                crate::scope::scoped!(self, crate::scope::Scope::Server, c => {
+                    sqlx::query_as::<_, crate::rows::UserRow>(concat!(
+                        "SELECT ",
+                        crate::repos::user_columns!(),
+                        " FROM users WHERE email = $1 AND deleted_at IS NULL"
+                    ))
+                    .bind(email.as_str())
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?
+                    .map(TryInto::try_into)
+                    .transpose()
+                })
             }
 
             async fn list(
@@ -124,53 +130,57 @@ macro_rules! impl_repositories {
                 isms_domain::page::Page<isms_domain::user::User>,
                 isms_domain::ports::RepoError,
             > {
-                let rows = sqlx::query_as::<_, crate::rows::UserRow>(concat!(
-                    "SELECT ",
-                    crate::repos::user_columns!(),
-                    " FROM users WHERE tenant_id = $1 AND deleted_at IS NULL \
-                      AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
-                ))
-                .bind(tenant.as_uuid())
-                .bind(page.after())
-                .bind(page.fetch_limit())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(crate::error::map)?
-                .into_iter()
-                .map(TryInto::try_into)
-                .collect::<Result<Vec<isms_domain::user::User>, _>>()?;
-                Ok(isms_domain::page::Page::from_overfetch(rows, &page, |u| u.id.as_uuid()))
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    let rows = sqlx::query_as::<_, crate::rows::UserRow>(concat!(
+                        "SELECT ",
+                        crate::repos::user_columns!(),
+                        " FROM users WHERE tenant_id = $1 AND deleted_at IS NULL \
+                          AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+                    ))
+                    .bind(tenant.as_uuid())
+                    .bind(page.after())
+                    .bind(page.fetch_limit())
+                    .fetch_all(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<Result<Vec<isms_domain::user::User>, _>>()?;
+                    Ok(isms_domain::page::Page::from_overfetch(rows, &page, |u| u.id.as_uuid()))
+                })
             }
 
             async fn update(
                 &self,
                 u: &isms_domain::user::User,
             ) -> Result<(), isms_domain::ports::RepoError> {
-                let done = sqlx::query(
-                    "UPDATE users SET email = $3, display_name = $4, role = $5, is_active = $6, \
-                     password_hash = $7, password_changed_at = $8, password_must_change = $9, \
-                     last_login_at = $10, last_access_review_at = $11, updated_at = $12 \
-                     WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
-                )
-                .bind(u.tenant_id.as_uuid())
-                .bind(u.id.as_uuid())
-                .bind(u.email.as_str())
-                .bind(&u.display_name)
-                .bind(u.role.as_str())
-                .bind(u.is_active)
-                .bind(u.password_hash.as_str())
-                .bind(u.password_changed_at)
-                .bind(u.password_must_change)
-                .bind(u.last_login_at)
-                .bind(u.last_access_review_at)
-                .bind(u.updated_at)
-                .execute(&self.pool)
-                .await
-                .map_err(crate::error::map)?;
-                if done.rows_affected() == 0 {
-                    return Err(isms_domain::ports::RepoError::NotFound);
-                }
-                Ok(())
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(u.tenant_id), c => {
+                    let done = sqlx::query(
+                        "UPDATE users SET email = $3, display_name = $4, role = $5, is_active = $6, \
+                         password_hash = $7, password_changed_at = $8, password_must_change = $9, \
+                         last_login_at = $10, last_access_review_at = $11, updated_at = $12 \
+                         WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+                    )
+                    .bind(u.tenant_id.as_uuid())
+                    .bind(u.id.as_uuid())
+                    .bind(u.email.as_str())
+                    .bind(&u.display_name)
+                    .bind(u.role.as_str())
+                    .bind(u.is_active)
+                    .bind(u.password_hash.as_str())
+                    .bind(u.password_changed_at)
+                    .bind(u.password_must_change)
+                    .bind(u.last_login_at)
+                    .bind(u.last_access_review_at)
+                    .bind(u.updated_at)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    if done.rows_affected() == 0 {
+                        return Err(isms_domain::ports::RepoError::NotFound);
+                    }
+                    Ok(())
+                })
             }
 
             async fn soft_delete(
@@ -178,22 +188,24 @@ macro_rules! impl_repositories {
                 tenant: isms_domain::TenantId,
                 id: isms_domain::UserId,
             ) -> Result<(), isms_domain::ports::RepoError> {
-                let now = isms_domain::time::now();
-                let done = sqlx::query(
-                    "UPDATE users SET deleted_at = $3, updated_at = $3, is_active = $4 \
-                     WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
-                )
-                .bind(tenant.as_uuid())
-                .bind(id.as_uuid())
-                .bind(now)
-                .bind(false)
-                .execute(&self.pool)
-                .await
-                .map_err(crate::error::map)?;
-                if done.rows_affected() == 0 {
-                    return Err(isms_domain::ports::RepoError::NotFound);
-                }
-                Ok(())
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    let now = isms_domain::time::now();
+                    let done = sqlx::query(
+                        "UPDATE users SET deleted_at = $3, updated_at = $3, is_active = $4 \
+                         WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(now)
+                    .bind(false)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    if done.rows_affected() == 0 {
+                        return Err(isms_domain::ports::RepoError::NotFound);
+                    }
+                    Ok(())
+                })
             }
         }
 
@@ -213,7 +225,7 @@ macro_rules! impl_repositories {
                 tenant: &isms_domain::tenant::Tenant,
                 admin: &isms_domain::user::User,
             ) -> Result<bool, isms_domain::ports::RepoError> {
-                let mut tx = self.pool.begin().await.map_err(crate::error::map)?;
+                let mut tx = self.tx(crate::scope::Scope::Server).await?;
                 // The marker row's primary key decides the race between two
                 // processes starting on one fresh database: the loser's
                 // insert does nothing once the winner commits.

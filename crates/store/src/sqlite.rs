@@ -44,6 +44,21 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// A connection for one statement (SQLite has no row-level security).
+    pub(crate) async fn conn(
+        &self,
+        _scope: crate::scope::Scope,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, isms_domain::ports::RepoError> {
+        self.pool.acquire().await.map_err(crate::error::map)
+    }
+
+    pub(crate) async fn tx(
+        &self,
+        _scope: crate::scope::Scope,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, isms_domain::ports::RepoError> {
+        self.pool.begin().await.map_err(crate::error::map)
+    }
+
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         crate::migrations::sqlite()
             .run(&self.pool)

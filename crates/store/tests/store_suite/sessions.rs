@@ -80,19 +80,19 @@ pub async fn touch_only_moves_forward(cx: &Ctx) {
     let (mut s, _) = stored_session(cx, t.id, u.id, t0).await;
     let (other, _) = stored_session(cx, t.id, u.id, t0).await;
 
-    repo.touch(s.id, t0 + secs(30)).await.unwrap();
+    repo.touch(s.tenant_id, s.id, t0 + secs(30)).await.unwrap();
     s.last_seen_at = t0 + secs(30);
     assert_eq!(session(cx, t.id, s.id).await, s);
 
     // An older sighting (a debounced write arriving late) is ignored.
-    repo.touch(s.id, t0 + secs(10)).await.unwrap();
+    repo.touch(s.tenant_id, s.id, t0 + secs(10)).await.unwrap();
     assert_eq!(session(cx, t.id, s.id).await, s);
-    repo.touch(s.id, t0 + secs(30)).await.unwrap();
+    repo.touch(s.tenant_id, s.id, t0 + secs(30)).await.unwrap();
     assert_eq!(session(cx, t.id, s.id).await, s);
 
     // Sub-second steps count (timestamps are compared, not their text).
     let finer = t0 + secs(30) + std::time::Duration::from_micros(1);
-    repo.touch(s.id, finer).await.unwrap();
+    repo.touch(s.tenant_id, s.id, finer).await.unwrap();
     s.last_seen_at = finer;
     assert_eq!(session(cx, t.id, s.id).await, s);
 
