@@ -146,6 +146,20 @@ impl AuthService {
         self.inner.events.publish(e);
     }
 
+    /// An event about a user acting within one of their sessions.
+    fn session_event(
+        kind: K,
+        tenant: isms_domain::TenantId,
+        actor: UserId,
+        session: SessionId,
+        meta: &RequestMeta,
+    ) -> SecurityEvent {
+        SecurityEvent::new(kind, Outcome::Success, meta)
+            .tenant(tenant)
+            .actor(actor)
+            .session(session)
+    }
+
     /// Password login. Every failure is `InvalidCredentials` and costs one
     /// Argon2 verification, whatever the reason.
     pub async fn login(
@@ -187,25 +201,19 @@ impl AuthService {
             now,
         );
         let (refresh, refresh_hash) = new_refresh_token();
-        let record = RefreshTokenRecord {
-            id: uuid::Uuid::now_v7(),
-            session_id: session.id,
-            token_hash: refresh_hash,
-            created_at: now,
-            expires_at: session.expires_at,
-            rotated_at: None,
-        };
+        let record = RefreshTokenRecord::issue(&session, refresh_hash, now);
         self.inner.sessions.create(&session, &record).await?;
         user.last_login_at = Some(now);
         self.inner.users.update(&user).await?;
         // Cached copies of this account (its other sessions) are stale now.
         self.invalidate_user(user.id);
-        self.publish(
-            SecurityEvent::new(K::LoginSuccess, Outcome::Success, meta)
-                .tenant(user.tenant_id)
-                .actor(user.id)
-                .session(session.id),
-        );
+        self.publish(Self::session_event(
+            K::LoginSuccess,
+            user.tenant_id,
+            user.id,
+            session.id,
+            meta,
+        ));
         self.issue(&user, &session, refresh, now)
     }
 
@@ -273,14 +281,7 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         };
         let (successor, successor_hash) = new_refresh_token();
-        let record = RefreshTokenRecord {
-            id: uuid::Uuid::now_v7(),
-            session_id: session.id,
-            token_hash: successor_hash,
-            created_at: now,
-            expires_at: session.expires_at,
-            rotated_at: None,
-        };
+        let record = RefreshTokenRecord::issue(&session, successor_hash, now);
         let usable = session
             .check(session.last_seen_at, now, &self.inner.settings.session)
             .is_ok()
@@ -315,12 +316,13 @@ impl AuthService {
             .sessions
             .touch(session.tenant_id, session.id, now)
             .await?;
-        self.publish(
-            SecurityEvent::new(K::TokenRefreshed, Outcome::Success, meta)
-                .tenant(user.tenant_id)
-                .actor(user.id)
-                .session(session.id),
-        );
+        self.publish(Self::session_event(
+            K::TokenRefreshed,
+            user.tenant_id,
+            user.id,
+            session.id,
+            meta,
+        ));
         self.issue(&user, &session, successor, now)
     }
 
@@ -498,12 +500,13 @@ impl AuthService {
             .revoke(who.tenant_id, who.session_id, now())
             .await?;
         self.invalidate_session(who.session_id);
-        self.publish(
-            SecurityEvent::new(K::Logout, Outcome::Success, meta)
-                .tenant(who.tenant_id)
-                .actor(who.user_id)
-                .session(who.session_id),
-        );
+        self.publish(Self::session_event(
+            K::Logout,
+            who.tenant_id,
+            who.user_id,
+            who.session_id,
+            meta,
+        ));
         Ok(())
     }
 

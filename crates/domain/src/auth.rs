@@ -40,6 +40,21 @@ pub struct RefreshTokenRecord {
     pub rotated_at: Option<Timestamp>,
 }
 
+impl RefreshTokenRecord {
+    /// A new live token of `session`'s family; it lives as long as the
+    /// session may.
+    pub fn issue(session: &crate::session::Session, token_hash: [u8; 32], now: Timestamp) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7(),
+            session_id: session.id,
+            token_hash,
+            created_at: now,
+            expires_at: session.expires_at,
+            rotated_at: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for RefreshTokenRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RefreshTokenRecord")
