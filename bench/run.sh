@@ -3,12 +3,18 @@
 #
 #   bash bench/run.sh            # all scenarios, 10 s each
 #   DURATION=30s bash bench/run.sh
+#   BENCH_REDIS_URL=redis://127.0.0.1:6379 bash bench/run.sh   # Redis limiter too
 #
 # Needs wrk (Debian: apt-get install wrk). Scenarios, each against a fresh
-# server on 127.0.0.1 with rate limiting off and logs discarded:
-#   health      GET /api/v1/health, full middleware stack
+# server on 127.0.0.1 with logs discarded:
+#   health      GET /api/v1/health, full middleware stack, rate limiting off
 #   users_me    GET /api/v1/users/me with a valid token (signature, session,
-#               revocation and tenant checks all on)
+#               revocation, policy and tenant checks all on), rate limiting off
+#   users_me_limited_in_process / users_me_limited_redis
+#               the same with rate limiting on (limits set high, so every
+#               request pays for two limiter checks, IP and user, and none
+#               is refused); the Redis one runs when BENCH_REDIS_URL is set
+#               or a Redis answers on 127.0.0.1:6379
 #   login_storm 64 concurrent logins, with GET /api/v1/health measured
 #               alongside (hashing must not starve the runtime)
 set -euo pipefail
@@ -18,50 +24,99 @@ DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
+if [ -z "${BENCH_REDIS_URL:-}" ] && command -v redis-cli >/dev/null &&
+    [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; then
+    BENCH_REDIS_URL=redis://127.0.0.1:6379
+fi
 
 cargo build --release --locked -p isms >/dev/null
 BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/isms"
 
-WORK=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-BASE="http://127.0.0.1:${PORT}"
-cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+PID=""
+WORK=""
+stop_server() {
+    if [ -n "$PID" ]; then
+        kill "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    fi
+    [ -n "$WORK" ] && rm -rf "$WORK"
+    PID=""
+    WORK=""
+}
+trap stop_server EXIT
 
-(cd "$WORK" && ISMS_BIND="127.0.0.1:${PORT}" ISMS_LOG=info "$BIN" >"$WORK/stdout" 2>/dev/null) &
-PID=$!
-for _ in $(seq 1 100); do
-    kill -0 "$PID" 2>/dev/null || { echo "server failed to start" >&2; exit 1; }
-    curl -fs "$BASE/api/v1/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-ONE_TIME=$(awk '/password:/ {print $2}' "$WORK/stdout")
 export ISMS_BENCH_EMAIL=admin@isms.local
 export ISMS_BENCH_PASSWORD="bench passphrase for load runs"
+
+# start_server [VAR=value ...]: a fresh server and data directory; sets
+# BASE and TOKEN (the bootstrap admin, password changed).
+start_server() {
+    stop_server
+    WORK=$(mktemp -d)
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    BASE="http://127.0.0.1:${port}"
+    (cd "$WORK" && env ISMS_BIND="127.0.0.1:${port}" ISMS_LOG=info "$@" "$BIN" >"$WORK/stdout" 2>/dev/null) &
+    PID=$!
+    for _ in $(seq 1 100); do
+        kill -0 "$PID" 2>/dev/null || { echo "server failed to start" >&2; exit 1; }
+        curl -fs "$BASE/api/v1/health" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    local one_time first
+    one_time=$(awk '/password:/ {print $2}' "$WORK/stdout")
+    first=$(token "$one_time")
+    curl -fs -o /dev/null "$BASE/api/v1/users/me/password" -H "authorization: Bearer $first" \
+        -H 'content-type: application/json' \
+        -d "{\"current_password\":\"$one_time\",\"new_password\":\"$ISMS_BENCH_PASSWORD\"}"
+    TOKEN=$(token "$ISMS_BENCH_PASSWORD")
+}
+
 token() {
     curl -fs "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
         -d "{\"email\":\"$ISMS_BENCH_EMAIL\",\"password\":\"$1\"}" |
         python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])'
 }
-FIRST=$(token "$ONE_TIME")
-curl -fs -o /dev/null "$BASE/api/v1/users/me/password" -H "authorization: Bearer $FIRST" \
-    -H 'content-type: application/json' \
-    -d "{\"current_password\":\"$ONE_TIME\",\"new_password\":\"$ISMS_BENCH_PASSWORD\"}"
-TOKEN=$(token "$ISMS_BENCH_PASSWORD")
 
+summary() { grep -E "Requests/sec|50%|99%|Non-2xx"; }
+
+users_me() {
+    echo "== $1: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -H 'Authorization: Bearer …' $BASE/api/v1/users/me"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" \
+        "$BASE/api/v1/users/me" | summary
+}
+
+OFF=(ISMS_RATE_LIMIT_ENABLED=false)
+# High enough that a run never spends them: every request is checked,
+# none refused.
+HIGH=(ISMS_RATE_LIMIT_ENABLED=true ISMS_RATE_LIMIT_READ_PER_MIN=10000000
+    ISMS_RATE_LIMIT_WRITE_PER_MIN=10000000 ISMS_RATE_LIMIT_AUTH_PER_MIN=10000000)
+
+start_server "${OFF[@]}"
 echo "== health: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $BASE/api/v1/health"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$BASE/api/v1/health" | grep -E "Requests/sec|50%|99%|Non-2xx"
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$BASE/api/v1/health" | summary
+users_me users_me
 
-echo "== users_me: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -H 'Authorization: Bearer …' $BASE/api/v1/users/me"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/users/me" |
-    grep -E "Requests/sec|50%|99%|Non-2xx"
+start_server "${HIGH[@]}"
+users_me users_me_limited_in_process
 
+if [ -n "${BENCH_REDIS_URL:-}" ]; then
+    start_server "${HIGH[@]}" ISMS_REDIS_URL="$BENCH_REDIS_URL"
+    backend=$(curl -fs "$BASE/api/v1/health/detailed" -H "authorization: Bearer $TOKEN" |
+        python3 -c 'import sys,json; print(json.load(sys.stdin)["rate_limit"]["backend"])')
+    [ "$backend" = redis ] || { echo "limiter backend is $backend, not redis" >&2; exit 1; }
+    users_me users_me_limited_redis
+else
+    echo "== users_me_limited_redis: skipped (no BENCH_REDIS_URL, no Redis on 127.0.0.1:6379)"
+fi
+
+start_server "${OFF[@]}"
 echo "== login_storm: wrk -t1 -c64 -d$DURATION -s bench/login.lua $BASE/api/v1/auth/login, health probed alongside (bench/probe.py)"
 wrk -t1 -c64 -d"$DURATION" --latency -s bench/login.lua "$BASE/api/v1/auth/login" >"$WORK/storm" &
 STORM=$!
 sleep 1
 python3 bench/probe.py "$BASE/api/v1/health" "$(( ${DURATION%s} - 2 ))" | sed 's/^/   health during storm: /'
 wait "$STORM"
-grep -E "Requests/sec|50%|99%|Non-2xx" "$WORK/storm" | sed 's/^/   logins: /'
+summary <"$WORK/storm" | sed 's/^/   logins: /'
 echo "== argon2 ceiling: cargo bench -p isms-infra"
 cargo bench -q -p isms-infra 2>/dev/null | grep argon2id

@@ -16,6 +16,7 @@ use isms_domain::principal::Principal;
 use isms_domain::rbac::Permission;
 
 use crate::error::ApiError;
+use crate::ratelimit::{RouteTier, UserDecision};
 use crate::request_id::RequestId;
 use crate::state::AppState;
 
@@ -27,6 +28,11 @@ pub struct Access {
     /// Reachable while the account still holds a one-time password (only
     /// what is needed to change it).
     pub before_password_change: bool,
+    /// Reachable while the tenant's policy demands MFA the user has not
+    /// enrolled yet (only the enrolment itself, and logout).
+    pub before_mfa_enrollment: bool,
+    /// The rate-limit tier, `None` for exempt routes (health probes).
+    pub limit: Option<RouteTier>,
 }
 
 impl Access {
@@ -34,6 +40,8 @@ impl Access {
         Self {
             permission: None,
             before_password_change: true,
+            before_mfa_enrollment: true,
+            limit: Some(RouteTier::ByMethod),
         }
     }
 
@@ -41,11 +49,30 @@ impl Access {
         Self {
             permission: Some(permission),
             before_password_change: false,
+            before_mfa_enrollment: false,
+            limit: Some(RouteTier::ByMethod),
         }
     }
 
     pub const fn even_before_password_change(mut self) -> Self {
         self.before_password_change = true;
+        self
+    }
+
+    pub const fn even_before_mfa_enrollment(mut self) -> Self {
+        self.before_mfa_enrollment = true;
+        self
+    }
+
+    /// Login, token, refresh and MFA verification: the strict tier.
+    pub const fn auth_tier(mut self) -> Self {
+        self.limit = Some(RouteTier::Auth);
+        self
+    }
+
+    /// Not rate limited (health probes, which load balancers poll).
+    pub const fn unlimited(mut self) -> Self {
+        self.limit = None;
         self
     }
 
@@ -79,8 +106,13 @@ pub struct Meta(pub RequestMeta);
 pub fn request_meta(parts_headers: &HeaderMap, extensions: &axum::http::Extensions) -> RequestMeta {
     RequestMeta {
         ip: extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+            .get::<crate::client_ip::ClientIp>()
+            .map(|c| c.0.to_string())
+            .or_else(|| {
+                extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip().to_string())
+            }),
         user_agent: parts_headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -97,7 +129,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -109,12 +141,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// The enforcement layer for one route.
 pub async fn enforce(
     State((state, access)): State<(AppState, Access)>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
-    let Some(permission) = access.permission else {
+    if access.is_public() {
         return next.run(req).await;
-    };
+    }
     let meta = request_meta(req.headers(), req.extensions());
     let Some(token) = bearer(req.headers()) else {
         return ApiError::unauthenticated().into_response();
@@ -123,11 +155,48 @@ pub async fn enforce(
         Ok(p) => p,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    if let Err(e) = state.auth.authorize(&principal, permission, &meta) {
+    let user_limit = match access.limit {
+        Some(tier) => match state
+            .limiter
+            .check_user(principal.user_id, req.method(), tier)
+            .await
+        {
+            Ok(Some(d)) if !d.allowed => {
+                let policy = state.limiter.tier_policy(tier.resolve(req.method()));
+                return crate::ratelimit::rejection(&d, &policy);
+            }
+            Ok(d) => d,
+            Err(e) => return e.into_response(),
+        },
+        None => None,
+    };
+    let mut res = gate(&state, access, principal, &meta, req, next).await;
+    if let Some(d) = user_limit {
+        res.extensions_mut().insert(UserDecision(d));
+    }
+    res
+}
+
+/// Permission, one-time password and MFA-enrolment gates, then the handler.
+async fn gate(
+    state: &AppState,
+    access: Access,
+    principal: Principal,
+    meta: &RequestMeta,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(permission) = access.permission else {
+        return next.run(req).await;
+    };
+    if let Err(e) = state.auth.authorize(&principal, permission, meta) {
         return ApiError::from(e).into_response();
     }
     if principal.password_must_change && !access.before_password_change {
         return ApiError::password_change_required().into_response();
+    }
+    if principal.must_enrol_mfa() && !access.before_mfa_enrollment {
+        return ApiError::mfa_enrollment_required().into_response();
     }
     req.extensions_mut().insert(principal);
     next.run(req).await

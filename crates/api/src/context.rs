@@ -66,6 +66,7 @@ fn render_error(res: Response, id: &RequestId) -> Response {
         message: info.message,
         request_id: id.as_str().to_owned(),
         details: info.details,
+        mfa_token: info.mfa_token,
     };
     let status = parts.status;
     let mut rendered = (status, axum::Json(body)).into_response();

@@ -28,6 +28,10 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub details: Option<Value>,
+    /// Only with `mfa_required`: the single-use token for
+    /// `POST /api/v1/auth/mfa/verify`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
 }
 
 /// What a response needs to become an `ErrorBody` once the request id is
@@ -37,12 +41,15 @@ pub struct ErrorInfo {
     pub code: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    pub mfa_token: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub info: ErrorInfo,
+    /// Sent as `Retry-After` (whole seconds, at least 1).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -53,13 +60,37 @@ impl ApiError {
                 code,
                 message: message.into(),
                 details: None,
+                mfa_token: None,
             },
+            retry_after: None,
         }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
         self.info.details = Some(details);
         self
+    }
+
+    pub fn retry_after(mut self, after: std::time::Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    pub fn rate_limited(after: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests; retry after the time in Retry-After.",
+        )
+        .retry_after(after)
+    }
+
+    pub fn mfa_enrollment_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "mfa_enrollment_required",
+            "Enrol a second factor first (POST /api/v1/auth/mfa/totp/enroll).",
+        )
     }
 
     pub fn not_found() -> Self {
@@ -140,6 +171,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = self.status.into_response();
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.max(1).into());
+        }
         res.extensions_mut().insert(self.info);
         res
     }
@@ -173,6 +209,46 @@ impl From<AppError> for ApiError {
                 "conflict",
                 format!("A resource with this {} already exists.", rule.replace('_', " ")),
             ),
+            AppError::AccountLocked { retry_after } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "account_locked",
+                "Too many failed attempts; the account is locked for now.",
+            )
+            .retry_after(retry_after),
+            AppError::RateLimited { retry_after } => Self::rate_limited(retry_after),
+            AppError::MfaRequired { mfa_token } => {
+                let mut e = Self::new(
+                    StatusCode::UNAUTHORIZED,
+                    "mfa_required",
+                    "A second factor is required: POST /api/v1/auth/mfa/verify with this mfa_token and a code.",
+                );
+                e.info.mfa_token = Some(secrecy::ExposeSecret::expose_secret(&mfa_token).to_owned());
+                e
+            }
+            AppError::InvalidMfaCode => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_mfa_code",
+                "The code or the MFA token is wrong or expired.",
+            ),
+            AppError::InvalidCode => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_code",
+                "The code is wrong, expired or already used.",
+            ),
+            AppError::StepUp(isms_domain::mfa::StepUpDenied::EnrolmentRequired) => {
+                Self::mfa_enrollment_required()
+            }
+            AppError::StepUp(isms_domain::mfa::StepUpDenied::StepUpRequired) => Self::new(
+                StatusCode::FORBIDDEN,
+                "mfa_step_up_required",
+                "This action needs a recent second factor: POST /api/v1/auth/mfa/step-up.",
+            ),
+            AppError::ContextDenied(constraint) => Self::new(
+                StatusCode::FORBIDDEN,
+                "access_denied_context",
+                "The tenant's access policy does not allow this request from here or at this time.",
+            )
+            .with_details(serde_json::json!({ "constraint": constraint })),
             AppError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "dependency.unavailable");
                 Self::unavailable()

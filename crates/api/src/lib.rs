@@ -2,11 +2,14 @@
 //! middleware every response passes through.
 
 pub mod access;
+pub mod client_ip;
 pub mod context;
 pub mod cors;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
+pub mod ratelimit;
 pub mod request_id;
 pub mod router;
 pub mod routes;

@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::access::Access;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::routes::{auth, docs, health, users};
+use crate::routes::{auth, docs, health, mfa, policy, users};
 use crate::state::AppState;
 use crate::{context, cors};
 
@@ -33,6 +33,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Whole-request deadline (504 `timeout` beyond).
     pub request_timeout: Duration,
+    /// Proxies whose `Forwarded`/`X-Forwarded-For` are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for HttpConfig {
@@ -40,6 +42,7 @@ impl Default for HttpConfig {
         Self {
             cors_origins: Vec::new(),
             request_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -108,6 +111,12 @@ impl RouteTable {
                 crate::access::enforce,
             ));
         }
+        if let (Some(tier), true) = (access.limit, self.state.limiter.enabled) {
+            method_router = method_router.route_layer(middleware::from_fn_with_state(
+                (self.state.limiter.clone(), tier),
+                crate::ratelimit::layer,
+            ));
+        }
         self.router = self.router.routes((schemas, paths, method_router));
         self
     }
@@ -117,17 +126,48 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
     use isms_domain::rbac::Permission as P;
     let public = Access::public();
     let table = RouteTable::new(state.clone())
-        .add(public, routes!(health::live))
-        .add(public, routes!(health::ready))
+        .add(public.unlimited(), routes!(health::live))
+        .add(public.unlimited(), routes!(health::ready))
+        .add(public.unlimited(), routes!(crate::metrics::scrape))
+        .add(
+            Access::require(P::HealthReadDetailed),
+            routes!(health::detailed),
+        )
         .add(public, routes!(docs::openapi_json))
         .add(public, routes!(auth::jwks))
-        .add(public, routes!(auth::login))
-        .add(public, routes!(auth::token))
-        .add(public, routes!(auth::refresh))
+        .add(public.auth_tier(), routes!(auth::login))
+        .add(public.auth_tier(), routes!(auth::token))
+        .add(public.auth_tier(), routes!(auth::refresh))
+        .add(public.auth_tier(), routes!(mfa::verify))
         .add(
-            Access::require(P::UsersReadSelf).even_before_password_change(),
+            Access::require(P::UsersReadSelf)
+                .even_before_password_change()
+                .even_before_mfa_enrollment(),
             routes!(auth::logout),
         )
+        .add(
+            Access::require(P::UsersReadSelf)
+                .even_before_password_change()
+                .even_before_mfa_enrollment(),
+            routes!(mfa::enroll),
+        )
+        .add(
+            Access::require(P::UsersReadSelf)
+                .even_before_password_change()
+                .even_before_mfa_enrollment(),
+            routes!(mfa::confirm),
+        )
+        .add(
+            Access::require(P::UsersReadSelf)
+                .even_before_password_change()
+                .even_before_mfa_enrollment(),
+            routes!(mfa::status),
+        )
+        .add(Access::require(P::UsersReadSelf), routes!(mfa::disable))
+        .add(Access::require(P::UsersReadSelf), routes!(mfa::step_up))
+        .add(Access::require(P::TenantAdmin), routes!(policy::get))
+        .add(Access::require(P::TenantAdmin), routes!(policy::put))
+        .add(Access::require(P::UsersWrite), routes!(users::unlock))
         .add(Access::require(P::UsersReadSelf), routes!(auth::sessions))
         .add(
             Access::require(P::UsersReadSelf),
@@ -159,6 +199,7 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         documented: false,
     });
 
+    let metrics = state.metrics.clone();
     let router = api_router
         .route_layer(middleware::from_fn(tag_route))
         .with_state(state)
@@ -166,7 +207,7 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         .layer(Extension(spec_json))
         .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) });
     Api {
-        router: with_middleware(router, cfg),
+        router: stack(router, cfg, Some(metrics)),
         spec,
         routes: entries,
     }
@@ -176,6 +217,16 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
 /// headers, error rendering), CORS, panic catcher, timeout, body limits.
 /// Public so tests can put a test router behind exactly the same stack.
 pub fn with_middleware(router: Router, cfg: &HttpConfig) -> Router {
+    stack(router, cfg, None)
+}
+
+/// The stack, with request metrics just inside the request context so
+/// that timeouts, panics and body-limit refusals are counted too.
+fn stack(
+    router: Router,
+    cfg: &HttpConfig,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+) -> Router {
     let router = router
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
@@ -184,7 +235,18 @@ pub fn with_middleware(router: Router, cfg: &HttpConfig) -> Router {
             cfg.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(on_panic));
-    cors::apply(router, &cfg.cors_origins).layer(middleware::from_fn(context::request_context))
+    let trusted = crate::client_ip::TrustedProxies(Arc::new(cfg.trusted_proxies.clone()));
+    let mut router = cors::apply(router, &cfg.cors_origins).layer(middleware::from_fn_with_state(
+        trusted,
+        crate::client_ip::layer,
+    ));
+    if let Some(metrics) = metrics {
+        router = router.layer(middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ));
+    }
+    router.layer(middleware::from_fn(context::request_context))
 }
 
 fn on_panic(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {

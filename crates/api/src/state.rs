@@ -1,11 +1,16 @@
 //! What handlers share.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use isms_app::auth::AuthService;
+use isms_app::mfa::MfaService;
+use isms_app::policy::PolicyService;
 use isms_app::users::UserAdmin;
 use isms_domain::ports::StoreHealth;
+
+use crate::metrics::{Metrics, ScrapeAccess};
+use crate::ratelimit::RateLimiter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -13,4 +18,10 @@ pub struct AppState {
     pub readiness_timeout: Duration,
     pub auth: AuthService,
     pub users: UserAdmin,
+    pub mfa: MfaService,
+    pub policy: PolicyService,
+    pub limiter: RateLimiter,
+    pub metrics: Arc<Metrics>,
+    pub scrape_access: ScrapeAccess,
+    pub started_at: Instant,
 }

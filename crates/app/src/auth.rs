@@ -6,25 +6,29 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use isms_domain::access_policy::AccessPolicy;
 use isms_domain::auth::{AccessClaims, RefreshTokenRecord};
 use isms_domain::email::Email;
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
+use isms_domain::mfa::{CHALLENGE_TTL, MfaChallenge};
 use isms_domain::ports::{
     AccessTokenCodec, EventSink, PasswordHasher, RepoError, RotateOutcome, SessionRepository,
-    UserRepository,
+    TenantPolicyRepository, UserRepository,
 };
 use isms_domain::principal::Principal;
 use isms_domain::rbac::Permission;
 use isms_domain::session::{Session, SessionPolicy};
 use isms_domain::time::{Timestamp, now};
 use isms_domain::user::{PasswordHash, User};
-use isms_domain::{SessionId, UserId};
+use isms_domain::{SessionId, TenantId, UserId};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::AppError;
+use crate::lockout::{Lockout, Subject};
+use crate::mfa::{Factor, SecondFactor};
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -36,6 +40,20 @@ pub struct AuthSettings {
     /// before it is re-read (bounds staleness across instances; changes
     /// made through this instance invalidate at once).
     pub session_cache_ttl: Duration,
+    /// How recent a second-factor verification sensitive actions need.
+    pub step_up_window: Duration,
+}
+
+/// What the authentication service is built from.
+pub struct AuthDeps {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: Arc<dyn AccessTokenCodec>,
+    pub events: Arc<dyn EventSink>,
+    pub factor: SecondFactor,
+    pub lockout: Lockout,
+    pub policies: Arc<dyn TenantPolicyRepository>,
 }
 
 /// What a successful login or refresh returns.
@@ -51,6 +69,7 @@ pub struct TokenPair {
 struct CachedSession {
     session: Session,
     user: User,
+    mfa_enrolled: bool,
     /// Latest sighting, the stored value, and the last IP seen.
     seen: Mutex<Seen>,
 }
@@ -77,6 +96,9 @@ struct Inner {
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<dyn AccessTokenCodec>,
     events: Arc<dyn EventSink>,
+    factor: SecondFactor,
+    lockout: Lockout,
+    policies: Arc<dyn TenantPolicyRepository>,
     settings: AuthSettings,
     /// Verifying an unknown e-mail against this keeps login time the same
     /// whether or not the account exists.
@@ -85,6 +107,9 @@ struct Inner {
     /// Signature checks are the costliest step; a verified token's claims
     /// are cached by the token itself, and every hit re-checks expiry.
     token_cache: moka::sync::Cache<String, Arc<AccessClaims>>,
+    /// Tenants' access policies (invalidated when changed here; bounded
+    /// staleness elsewhere, like sessions).
+    policy_cache: moka::sync::Cache<TenantId, Arc<AccessPolicy>>,
 }
 
 /// Hashes a refresh token for storage and lookup.
@@ -101,14 +126,17 @@ fn new_refresh_token() -> (SecretString, [u8; 32]) {
 }
 
 impl AuthService {
-    pub async fn new(
-        users: Arc<dyn UserRepository>,
-        sessions: Arc<dyn SessionRepository>,
-        hasher: Arc<dyn PasswordHasher>,
-        tokens: Arc<dyn AccessTokenCodec>,
-        events: Arc<dyn EventSink>,
-        settings: AuthSettings,
-    ) -> Result<Self, AppError> {
+    pub async fn new(deps: AuthDeps, settings: AuthSettings) -> Result<Self, AppError> {
+        let AuthDeps {
+            users,
+            sessions,
+            hasher,
+            tokens,
+            events,
+            factor,
+            lockout,
+            policies,
+        } = deps;
         let dummy_hash = hasher
             .hash(SecretString::from(
                 B64URL.encode(uuid::Uuid::now_v7().as_bytes()),
@@ -123,6 +151,10 @@ impl AuthService {
             .max_capacity(CACHE_CAPACITY)
             .time_to_live(settings.access_ttl)
             .build();
+        let policy_cache = moka::sync::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(settings.session_cache_ttl)
+            .build();
         Ok(Self {
             inner: Arc::new(Inner {
                 users,
@@ -130,10 +162,14 @@ impl AuthService {
                 hasher,
                 tokens,
                 events,
+                factor,
+                lockout,
+                policies,
                 settings,
                 dummy_hash,
                 session_cache,
                 token_cache,
+                policy_cache,
             }),
         })
     }
@@ -161,13 +197,17 @@ impl AuthService {
     }
 
     /// Password login. Every failure is `InvalidCredentials` and costs one
-    /// Argon2 verification, whatever the reason.
+    /// Argon2 verification, whatever the reason. A locked account or a
+    /// blocked client is refused before any hashing, the same way for known
+    /// and unknown addresses. For an account with MFA the answer is
+    /// `MfaRequired` with a single-use challenge token.
     pub async fn login(
         &self,
         email: &str,
         password: SecretString,
         meta: &RequestMeta,
     ) -> Result<TokenPair, AppError> {
+        self.inner.lockout.check(email, meta.ip.as_deref()).await?;
         let found = match Email::parse(email) {
             Ok(e) => self.inner.users.find_by_email(&e).await?,
             Err(_) => None,
@@ -180,19 +220,130 @@ impl AuthService {
             _ => &self.inner.dummy_hash,
         };
         let verified = self.inner.hasher.verify(password, hash).await?;
-        let mut user = match found {
+        let user = match found {
             Some(u) if live && verified => u,
             other => {
                 let mut e = SecurityEvent::new(K::LoginFailure, Outcome::Failure, meta);
-                if let Some(u) = other {
-                    e = e.tenant(u.tenant_id).target(u.id);
+                let subject = other.map(|u| Subject {
+                    tenant: u.tenant_id,
+                    user: u.id,
+                });
+                if let Some(sub) = subject {
+                    e = e.tenant(sub.tenant).target(sub.user);
                 }
                 self.publish(e);
+                self.inner
+                    .lockout
+                    .record_failure(email, subject, meta)
+                    .await?;
                 return Err(AppError::InvalidCredentials);
             }
         };
+        if self
+            .inner
+            .factor
+            .is_enrolled(user.tenant_id, user.id)
+            .await?
+        {
+            return Err(self.challenge(&user).await?);
+        }
+        self.inner.lockout.record_success(email).await?;
+        self.start_session(user, meta, false).await
+    }
+
+    /// The password step succeeded for an MFA account: a short-lived,
+    /// single-use token binds the second step to this user and this
+    /// password verification.
+    async fn challenge(&self, user: &User) -> Result<AppError, AppError> {
+        let (token, hash) = new_refresh_token();
         let now = now();
-        let session = Session::start(
+        self.inner
+            .factor
+            .repo()
+            .create_challenge(&MfaChallenge {
+                token_hash: hash,
+                tenant_id: user.tenant_id,
+                user_id: user.id,
+                created_at: now,
+                expires_at: now + CHALLENGE_TTL,
+            })
+            .await?;
+        Ok(AppError::MfaRequired { mfa_token: token })
+    }
+
+    /// The second step of an MFA login: a TOTP or recovery code for the
+    /// challenge. Wrong codes count towards the account's lockout.
+    pub async fn verify_mfa(
+        &self,
+        mfa_token: &SecretString,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<TokenPair, AppError> {
+        let presented = mfa_token.expose_secret();
+        if presented.len() != 43 || B64URL.decode(presented).is_err() {
+            return Err(AppError::InvalidMfaCode);
+        }
+        let hash = hash_refresh_token(presented);
+        let now = now();
+        let Some(ch) = self.inner.factor.repo().find_challenge(&hash, now).await? else {
+            return Err(AppError::InvalidMfaCode);
+        };
+        let user = match self.inner.users.get(ch.tenant_id, ch.user_id).await {
+            Ok(u) if u.is_active && u.deleted_at.is_none() => u,
+            Ok(_) | Err(RepoError::NotFound) => return Err(AppError::InvalidMfaCode),
+            Err(e) => return Err(e.into()),
+        };
+        let email = user.email.as_str().to_owned();
+        self.inner.lockout.check(&email, meta.ip.as_deref()).await?;
+        let factor = self
+            .inner
+            .factor
+            .verify(user.tenant_id, user.id, code, true, now)
+            .await?;
+        let Some(factor) = factor else {
+            self.publish(
+                SecurityEvent::new(K::MfaFailed, Outcome::Failure, meta)
+                    .tenant(user.tenant_id)
+                    .target(user.id),
+            );
+            let subject = Subject {
+                tenant: user.tenant_id,
+                user: user.id,
+            };
+            self.inner
+                .lockout
+                .record_failure(&email, Some(subject), meta)
+                .await?;
+            return Err(AppError::InvalidMfaCode);
+        };
+        if !self
+            .inner
+            .factor
+            .repo()
+            .consume_challenge(&hash, now)
+            .await?
+        {
+            return Err(AppError::InvalidMfaCode);
+        }
+        if factor == Factor::RecoveryCode {
+            self.publish(
+                SecurityEvent::new(K::RecoveryCodeUsed, Outcome::Success, meta)
+                    .tenant(user.tenant_id)
+                    .actor(user.id),
+            );
+        }
+        self.inner.lockout.record_success(&email).await?;
+        self.start_session(user, meta, true).await
+    }
+
+    async fn start_session(
+        &self,
+        mut user: User,
+        meta: &RequestMeta,
+        mfa_verified: bool,
+    ) -> Result<TokenPair, AppError> {
+        let now = now();
+        let mut session = Session::start(
             user.tenant_id,
             user.id,
             meta.ip.clone(),
@@ -200,6 +351,9 @@ impl AuthService {
             &self.inner.settings.session,
             now,
         );
+        if mfa_verified {
+            session.mfa_verified_at = Some(now);
+        }
         let (refresh, refresh_hash) = new_refresh_token();
         let record = RefreshTokenRecord::issue(&session, refresh_hash, now);
         self.inner.sessions.create(&session, &record).await?;
@@ -207,13 +361,10 @@ impl AuthService {
         self.inner.users.update(&user).await?;
         // Cached copies of this account (its other sessions) are stale now.
         self.invalidate_user(user.id);
-        self.publish(Self::session_event(
-            K::LoginSuccess,
-            user.tenant_id,
-            user.id,
-            session.id,
-            meta,
-        ));
+        self.publish(
+            Self::session_event(K::LoginSuccess, user.tenant_id, user.id, session.id, meta)
+                .details(serde_json::json!({ "amr": isms_domain::mfa::amr(mfa_verified) })),
+        );
         self.issue(&user, &session, refresh, now)
     }
 
@@ -238,6 +389,7 @@ impl AuthService {
             iat,
             nbf: iat,
             exp: iat + ttl,
+            amr: isms_domain::mfa::amr(session.mfa_verified_at.is_some()),
         };
         let access_token = self
             .inner
@@ -381,13 +533,63 @@ impl AuthService {
                     .details(serde_json::json!({ "previous_ip": old, "ip": new })),
             );
         }
+        let policy = self.access_policy(claims.tid).await?;
+        let ip = meta.ip.as_deref().and_then(|ip| ip.parse().ok());
+        if let Err(constraint) = policy.check(cached.user.role, ip, now) {
+            self.publish(
+                SecurityEvent::new(K::AccessDenied, Outcome::Denied, meta)
+                    .tenant(claims.tid)
+                    .actor(claims.sub)
+                    .session(claims.sid)
+                    .details(serde_json::json!({
+                        "reason": "access_denied_context",
+                        "constraint": constraint.as_str(),
+                        "role": cached.user.role.as_str(),
+                    })),
+            );
+            return Err(AppError::ContextDenied(constraint.as_str()));
+        }
         Ok(Principal {
             user_id: cached.user.id,
             tenant_id: cached.user.tenant_id,
             role: cached.user.role,
             session_id: claims.sid,
             password_must_change: cached.user.password_must_change,
+            mfa_enrolled: cached.mfa_enrolled,
+            mfa_verified_at: cached.session.mfa_verified_at,
+            mfa_required: policy.requires_mfa(cached.user.role),
         })
+    }
+
+    /// A tenant's access policy (the empty policy when none is stored).
+    pub async fn access_policy(&self, tenant: TenantId) -> Result<Arc<AccessPolicy>, AppError> {
+        if let Some(p) = self.inner.policy_cache.get(&tenant) {
+            return Ok(p);
+        }
+        let policy = Arc::new(
+            self.inner
+                .policies
+                .access_policy(tenant)
+                .await?
+                .unwrap_or_default(),
+        );
+        self.inner.policy_cache.insert(tenant, policy.clone());
+        Ok(policy)
+    }
+
+    /// Drops a tenant's cached policy (after a change).
+    pub fn invalidate_policy(&self, tenant: TenantId) {
+        self.inner.policy_cache.invalidate(&tenant);
+    }
+
+    /// Sensitive actions need a second factor verified within the step-up
+    /// window.
+    pub fn require_step_up(&self, who: &Principal) -> Result<(), AppError> {
+        Ok(who.require_step_up(now(), self.inner.settings.step_up_window)?)
+    }
+
+    pub fn lockout(&self) -> &Lockout {
+        &self.inner.lockout
     }
 
     async fn verified_claims(
@@ -437,7 +639,13 @@ impl AuthService {
             Err(RepoError::NotFound) => return Err(AppError::Unauthenticated),
             Err(e) => return Err(e.into()),
         };
+        let mfa_enrolled = self
+            .inner
+            .factor
+            .is_enrolled(claims.tid, claims.sub)
+            .await?;
         let cached = Arc::new(CachedSession {
+            mfa_enrolled,
             seen: Mutex::new(Seen {
                 last_seen: session.last_seen_at,
                 last_written: session.last_seen_at,

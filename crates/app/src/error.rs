@@ -30,6 +30,30 @@ pub enum AppError {
     /// A uniqueness rule was broken; names the rule.
     #[error("conflict on {0}")]
     Conflict(&'static str),
+    /// Too many failed logins for the account: locked for `retry_after`.
+    #[error("account locked")]
+    AccountLocked { retry_after: std::time::Duration },
+    /// A budget is spent (rate limit, failures per client).
+    #[error("rate limited")]
+    RateLimited { retry_after: std::time::Duration },
+    /// The password was right; the second factor must follow with this
+    /// single-use token.
+    #[error("second factor required")]
+    MfaRequired { mfa_token: secrecy::SecretString },
+    /// A login's second factor was wrong, or its challenge is unknown.
+    #[error("invalid second factor")]
+    InvalidMfaCode,
+    /// A code given by an authenticated user (confirm, step-up, disable)
+    /// was wrong.
+    #[error("invalid code")]
+    InvalidCode,
+    /// A sensitive action needs a recent second-factor verification.
+    #[error("step-up required")]
+    StepUp(isms_domain::mfa::StepUpDenied),
+    /// The tenant's contextual access policy refused the request; names
+    /// the failed constraint.
+    #[error("access denied by context: {0}")]
+    ContextDenied(&'static str),
     #[error("dependency unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -66,5 +90,17 @@ impl From<isms_domain::principal::Denied> for AppError {
 impl From<HashError> for AppError {
     fn from(e: HashError) -> Self {
         AppError::Internal(e.to_string())
+    }
+}
+
+impl From<isms_domain::mfa::StepUpDenied> for AppError {
+    fn from(d: isms_domain::mfa::StepUpDenied) -> Self {
+        AppError::StepUp(d)
+    }
+}
+
+impl From<isms_domain::ports::LimiterError> for AppError {
+    fn from(e: isms_domain::ports::LimiterError) -> Self {
+        AppError::Unavailable(e.to_string())
     }
 }

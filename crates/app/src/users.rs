@@ -202,6 +202,11 @@ impl UserAdmin {
         let mut user = self.users.get(who.tenant_id, id).await?;
         let old_role = user.role;
         let was_active = user.is_active;
+        let sensitive = patch.role.is_some_and(|r| r != old_role)
+            || (was_active && patch.is_active == Some(false));
+        if sensitive {
+            self.auth.require_step_up(who)?;
+        }
         if let Some(name) = patch.display_name.as_deref() {
             user.display_name = parse_display_name(name)
                 .map_err(|e| AppError::validation("display_name", "invalid_display_name", e))?;
@@ -270,6 +275,7 @@ impl UserAdmin {
         if !who.role.can_grant(user.role) {
             return Err(AppError::Forbidden("role_above_own"));
         }
+        self.auth.require_step_up(who)?;
         self.users.soft_delete(who.tenant_id, id).await?;
         self.auth.revoke_user_sessions(&user, None).await?;
         self.events
@@ -285,6 +291,12 @@ impl UserAdmin {
         new: SecretString,
         meta: &RequestMeta,
     ) -> Result<(), AppError> {
+        // Replacing a one-time password is the first thing a new account
+        // does, before it can enrol a second factor; every other change
+        // is a sensitive action.
+        if !who.password_must_change {
+            self.auth.require_step_up(who)?;
+        }
         let mut user = self.users.get(who.tenant_id, who.user_id).await?;
         if !self.hasher.verify(current, &user.password_hash).await? {
             return Err(AppError::validation(
@@ -306,6 +318,25 @@ impl UserAdmin {
             .await?;
         self.events
             .publish(self.event(K::PasswordChanged, who, who.user_id, meta));
+        Ok(())
+    }
+}
+
+impl UserAdmin {
+    /// Lifts a brute-force lock on a user of the caller's tenant.
+    pub async fn unlock(
+        &self,
+        who: &Principal,
+        id: UserId,
+        meta: &RequestMeta,
+    ) -> Result<(), AppError> {
+        who.require(Permission::UsersWrite)?;
+        let user = self.users.get(who.tenant_id, id).await?;
+        let was_locked = self.auth.lockout().unlock(user.email.as_str()).await?;
+        self.events.publish(
+            self.event(K::AccountUnlocked, who, id, meta)
+                .details(serde_json::json!({ "was_locked": was_locked })),
+        );
         Ok(())
     }
 }

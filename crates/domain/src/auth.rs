@@ -25,6 +25,9 @@ pub struct AccessClaims {
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
+    /// Authentication methods (RFC 8176): `["pwd"]` or `["pwd","otp"]`.
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 /// A refresh token as stored: only its SHA-256 hash, never the token.

@@ -24,6 +24,16 @@ pub enum SecurityEventKind {
     UserDeactivated,
     UserDeleted,
     AccessDenied,
+    AccountLocked,
+    AccountUnlocked,
+    PasswordSprayDetected,
+    MfaEnrolled,
+    MfaDisabled,
+    MfaVerified,
+    MfaFailed,
+    MfaStepUp,
+    RecoveryCodeUsed,
+    AccessPolicyChanged,
 }
 
 impl SecurityEventKind {
@@ -43,6 +53,16 @@ impl SecurityEventKind {
             Self::UserDeactivated => "user_deactivated",
             Self::UserDeleted => "user_deleted",
             Self::AccessDenied => "access_denied",
+            Self::AccountLocked => "account_locked",
+            Self::AccountUnlocked => "account_unlocked",
+            Self::PasswordSprayDetected => "password_spray_detected",
+            Self::MfaEnrolled => "mfa_enrolled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::MfaVerified => "mfa_verified",
+            Self::MfaFailed => "mfa_failed",
+            Self::MfaStepUp => "mfa_step_up",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::AccessPolicyChanged => "access_policy_changed",
         }
     }
 }

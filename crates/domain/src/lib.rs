@@ -2,19 +2,24 @@
 //! outer layers implement. This crate does no IO; the layering test in
 //! `tests/layering.rs` keeps it that way.
 
+pub mod access_policy;
 pub mod auth;
 pub mod email;
 pub mod events;
 pub mod ids;
+pub mod mfa;
+pub mod net;
 pub mod page;
 pub mod password_policy;
 pub mod ports;
 pub mod principal;
+pub mod ratelimit;
 pub mod rbac;
 pub mod role;
 pub mod session;
 pub mod tenant;
 pub mod time;
+pub mod totp;
 pub mod user;
 
 pub use email::Email;

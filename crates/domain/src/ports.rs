@@ -70,6 +70,16 @@ pub trait BootstrapRepository: Send + Sync {
 #[async_trait]
 pub trait StoreHealth: Send + Sync {
     async fn ping(&self) -> Result<(), RepoError>;
+    /// The connection pool's current state (for metrics).
+    fn pool_stats(&self) -> PoolStats;
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +155,83 @@ pub trait SessionRepository: Send + Sync {
         successor: &RefreshTokenRecord,
         now: Timestamp,
     ) -> Result<RotateOutcome, RepoError>;
+    /// Records a second-factor verification for the session (login with
+    /// MFA or step-up).
+    async fn mark_mfa_verified(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        at: Timestamp,
+    ) -> Result<(), RepoError>;
+}
+
+/// TOTP enrolments, recovery codes and login challenges.
+#[async_trait]
+pub trait MfaRepository: Send + Sync {
+    async fn totp(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<Option<crate::mfa::TotpEnrolment>, RepoError>;
+    /// Stores a pending enrolment, replacing an earlier pending one;
+    /// `Conflict("mfa_enrolled")` when an active one exists.
+    async fn put_pending_totp(&self, e: &crate::mfa::TotpEnrolment) -> Result<(), RepoError>;
+    /// Activates the pending enrolment with the step of its first code and
+    /// replaces the recovery codes, atomically; `false` when there is no
+    /// pending enrolment or the step is not newer than the last one.
+    async fn confirm_totp(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        step: i64,
+        recovery_hashes: &[[u8; 32]],
+        at: Timestamp,
+    ) -> Result<bool, RepoError>;
+    /// Records `step` as used on the active enrolment iff it is newer than
+    /// every step used before; `false` on replay.
+    async fn use_totp_step(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        step: i64,
+    ) -> Result<bool, RepoError>;
+    /// Removes the enrolment (pending or active) and the recovery codes.
+    async fn delete_totp(&self, tenant: TenantId, user: UserId) -> Result<(), RepoError>;
+    /// Spends an unused recovery code; `false` when none matches.
+    async fn use_recovery_code(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        hash: &[u8; 32],
+        at: Timestamp,
+    ) -> Result<bool, RepoError>;
+    /// Unused recovery codes left.
+    async fn recovery_codes_left(&self, tenant: TenantId, user: UserId) -> Result<u32, RepoError>;
+    async fn create_challenge(&self, c: &crate::mfa::MfaChallenge) -> Result<(), RepoError>;
+    /// The unused, unexpired challenge with this hash (server-wide: the
+    /// caller is not authenticated yet).
+    async fn find_challenge(
+        &self,
+        hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<crate::mfa::MfaChallenge>, RepoError>;
+    /// Spends a challenge; exactly one of concurrent callers gets `true`.
+    async fn consume_challenge(&self, hash: &[u8; 32], at: Timestamp) -> Result<bool, RepoError>;
+}
+
+/// Per-tenant security policy (contextual access, MFA requirements).
+#[async_trait]
+pub trait TenantPolicyRepository: Send + Sync {
+    async fn access_policy(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<crate::access_policy::AccessPolicy>, RepoError>;
+    async fn put_access_policy(
+        &self,
+        tenant: TenantId,
+        policy: &crate::access_policy::AccessPolicy,
+        at: Timestamp,
+    ) -> Result<(), RepoError>;
 }
 
 /// Token-signing keys (server-wide).
@@ -217,4 +304,40 @@ pub trait AccessTokenCodec: Send + Sync {
     async fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError>;
     /// The public verification keys as a JWK Set.
     fn jwks(&self) -> serde_json::Value;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LimiterError {
+    /// The backend cannot be reached, timed out, or answered nonsense.
+    #[error("limiter backend unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Shared counters behind rate limits and brute-force lockout: Redis when
+/// configured (one budget for every instance), in process otherwise or
+/// while Redis is down. Keys are namespaced by the caller; every operation
+/// is one atomic step (one round trip in Redis).
+#[async_trait]
+pub trait LimiterStore: Send + Sync {
+    /// One GCRA step for `key` (see `ratelimit::gcra`).
+    async fn check_rate(
+        &self,
+        key: &str,
+        quota: crate::ratelimit::Quota,
+    ) -> Result<crate::ratelimit::Decision, LimiterError>;
+    /// Counts one failure under `key` and returns the count; the count
+    /// expires `window` after the first failure it includes.
+    async fn add_failure(
+        &self,
+        key: &str,
+        window: std::time::Duration,
+    ) -> Result<u32, LimiterError>;
+    /// Sets a lock under `key` for `ttl`.
+    async fn lock(&self, key: &str, ttl: std::time::Duration) -> Result<(), LimiterError>;
+    /// How long the lock under `key` still holds, if it does.
+    async fn locked_for(&self, key: &str) -> Result<Option<std::time::Duration>, LimiterError>;
+    /// Removes `key` (a counter or a lock).
+    async fn clear(&self, key: &str) -> Result<(), LimiterError>;
+    /// The backend answering now: `redis` or `in-process`.
+    fn backend(&self) -> &'static str;
 }

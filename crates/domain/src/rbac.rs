@@ -49,6 +49,7 @@ permissions! {
     KeysRead => "keys:read": "List key metadata (never key material).",
     KeysRotate => "keys:rotate": "Rotate and rewrap keys.",
     TenantAdmin => "tenant:admin": "Change tenant-wide policy.",
+    HealthReadDetailed => "health:read_detailed": "Read detailed health: components, limiter backend, uptime.",
 }
 
 impl fmt::Display for Permission {
@@ -89,6 +90,7 @@ const AUDITOR_EXTRA: &[Permission] = &[
     P::ComplianceRead,
     P::DataReadConfidential,
     P::KeysRead,
+    P::HealthReadDetailed,
 ];
 const ADMIN_EXTRA: &[Permission] = &[
     P::UsersWrite,
@@ -99,6 +101,7 @@ const ADMIN_EXTRA: &[Permission] = &[
     P::KeysRead,
     P::KeysRotate,
     P::TenantAdmin,
+    P::HealthReadDetailed,
 ];
 
 /// The permission sets each role's grant is built from, from the bottom of

@@ -2,6 +2,7 @@
 //! hashing, the master key and token signing.
 
 pub mod jwt;
+pub mod limiter;
 pub mod master_key;
 pub mod password;
 

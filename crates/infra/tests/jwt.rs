@@ -83,6 +83,7 @@ fn claims(iat: i64) -> AccessClaims {
         iat,
         nbf: iat,
         exp: iat + 1800,
+        amr: vec!["pwd".into()],
     }
 }
 

@@ -127,6 +127,9 @@ fn describe(e: AppError) -> anyhow::Error {
         AppError::PasswordChangeRequired => anyhow::anyhow!("password change required"),
         AppError::Unavailable(m) => anyhow::anyhow!("database unavailable: {m}"),
         AppError::Internal(m) => anyhow::anyhow!("internal error: {m}"),
+        // The CLI neither logs in nor passes the access layer; these
+        // cannot arise from a command, but a one-liner beats a panic.
+        other => anyhow::anyhow!("{other}"),
     }
 }
 

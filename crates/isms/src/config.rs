@@ -156,6 +156,108 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "development",
         "deployment name reported in logs",
     ),
+    (
+        "ISMS_REDIS_URL",
+        "redis_url",
+        "",
+        "Redis for rate limits and lockout counters shared by every instance (`redis://host:6379`); empty: in process",
+    ),
+    (
+        "ISMS_REDIS_KEY_PREFIX",
+        "redis_key_prefix",
+        "isms:",
+        "prefix of every Redis key, so deployments sharing one Redis never share counters",
+    ),
+    (
+        "ISMS_RATE_LIMIT_ENABLED",
+        "rate_limit_enabled",
+        "true",
+        "tiered rate limiting per client IP and per user",
+    ),
+    (
+        "ISMS_RATE_LIMIT_AUTH_PER_MIN",
+        "rate_limit_auth_per_min",
+        "10",
+        "requests per minute to login, token, refresh and MFA verification",
+    ),
+    (
+        "ISMS_RATE_LIMIT_WRITE_PER_MIN",
+        "rate_limit_write_per_min",
+        "30",
+        "POST/PUT/PATCH/DELETE requests per minute",
+    ),
+    (
+        "ISMS_RATE_LIMIT_READ_PER_MIN",
+        "rate_limit_read_per_min",
+        "100",
+        "other requests per minute (health probes are exempt)",
+    ),
+    (
+        "ISMS_RATE_LIMIT_REDIS_TIMEOUT_MS",
+        "rate_limit_redis_timeout_ms",
+        "50",
+        "a Redis answer slower than this falls back to the in-process limiter",
+    ),
+    (
+        "ISMS_TRUSTED_PROXIES",
+        "trusted_proxies",
+        "",
+        "comma-separated CIDRs whose Forwarded / X-Forwarded-For headers are believed",
+    ),
+    (
+        "ISMS_LOCKOUT_ENABLED",
+        "lockout_enabled",
+        "true",
+        "lock accounts after repeated failed logins; block IPs that spray passwords",
+    ),
+    (
+        "ISMS_LOCKOUT_MAX_FAILURES",
+        "lockout_max_failures",
+        "5",
+        "consecutive failed logins (or MFA codes) that lock an account",
+    ),
+    (
+        "ISMS_LOCKOUT_DURATION_SECS",
+        "lockout_duration_secs",
+        "900",
+        "how long a locked account stays locked",
+    ),
+    (
+        "ISMS_LOCKOUT_IP_MAX_FAILURES",
+        "lockout_ip_max_failures",
+        "20",
+        "failed logins from one IP, across accounts, that block the IP",
+    ),
+    (
+        "ISMS_LOCKOUT_IP_WINDOW_SECS",
+        "lockout_ip_window_secs",
+        "600",
+        "window for counting an IP's failures, and length of its block",
+    ),
+    (
+        "ISMS_MFA_STEP_UP_WINDOW_SECS",
+        "mfa_step_up_window_secs",
+        "900",
+        "how recent a second-factor verification sensitive actions need",
+    ),
+    (
+        "ISMS_MFA_ISSUER",
+        "mfa_issuer",
+        "isms",
+        "issuer name authenticator apps show for TOTP entries",
+    ),
+    (
+        "ISMS_METRICS_ALLOWED_CIDRS",
+        "metrics_allowed_cidrs",
+        "127.0.0.0/8,::1/128",
+        "networks that may scrape GET /metrics without a token",
+    ),
+    (
+        "ISMS_METRICS_TOKEN",
+        "metrics_token",
+        "",
+        "bearer token (at least 32 characters) that lets any client scrape GET /metrics",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +300,24 @@ pub struct Config {
     pub log: String,
     pub log_format: LogFormat,
     pub environment: String,
+    /// May hold a password: kept secret.
+    pub redis_url: Option<secrecy::SecretString>,
+    pub redis_key_prefix: String,
+    pub rate_limit_enabled: bool,
+    pub rate_limit_auth_per_min: u32,
+    pub rate_limit_write_per_min: u32,
+    pub rate_limit_read_per_min: u32,
+    pub rate_limit_redis_timeout: Duration,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub lockout_enabled: bool,
+    pub lockout_max_failures: u32,
+    pub lockout_duration: Duration,
+    pub lockout_ip_max_failures: u32,
+    pub lockout_ip_window: Duration,
+    pub mfa_step_up_window: Duration,
+    pub mfa_issuer: String,
+    pub metrics_allowed_cidrs: Vec<ipnet::IpNet>,
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 /// A configuration problem, naming the key at fault.
@@ -340,6 +460,31 @@ impl Config {
             session_idle_timeout: secs(raw, "ISMS_SESSION_IDLE_TIMEOUT_SECS", "3600", 60, 604_800)?,
             session_cache_ttl: secs(raw, "ISMS_SESSION_CACHE_SECS", "5", 0, 60)?,
             environment: string(raw, "ISMS_ENVIRONMENT", "development")?,
+            redis_url: parse(raw, "ISMS_REDIS_URL", "", parse_redis_url)?,
+            redis_key_prefix: parse(raw, "ISMS_REDIS_KEY_PREFIX", "isms:", parse_key_prefix)?,
+            rate_limit_enabled: parse(raw, "ISMS_RATE_LIMIT_ENABLED", "true", parse_bool)?,
+            rate_limit_auth_per_min: per_min(raw, "ISMS_RATE_LIMIT_AUTH_PER_MIN", "10")?,
+            rate_limit_write_per_min: per_min(raw, "ISMS_RATE_LIMIT_WRITE_PER_MIN", "30")?,
+            rate_limit_read_per_min: per_min(raw, "ISMS_RATE_LIMIT_READ_PER_MIN", "100")?,
+            rate_limit_redis_timeout: parse(raw, "ISMS_RATE_LIMIT_REDIS_TIMEOUT_MS", "50", |v| {
+                bounded(v, 1, 10_000)
+            })
+            .map(Duration::from_millis)?,
+            trusted_proxies: parse(raw, "ISMS_TRUSTED_PROXIES", "", parse_cidrs)?,
+            lockout_enabled: parse(raw, "ISMS_LOCKOUT_ENABLED", "true", parse_bool)?,
+            lockout_max_failures: count(raw, "ISMS_LOCKOUT_MAX_FAILURES", "5", 1000)?,
+            lockout_duration: secs(raw, "ISMS_LOCKOUT_DURATION_SECS", "900", 1, 86_400)?,
+            lockout_ip_max_failures: count(raw, "ISMS_LOCKOUT_IP_MAX_FAILURES", "20", 100_000)?,
+            lockout_ip_window: secs(raw, "ISMS_LOCKOUT_IP_WINDOW_SECS", "600", 1, 86_400)?,
+            mfa_step_up_window: secs(raw, "ISMS_MFA_STEP_UP_WINDOW_SECS", "900", 30, 86_400)?,
+            mfa_issuer: string(raw, "ISMS_MFA_ISSUER", "isms")?,
+            metrics_allowed_cidrs: parse(
+                raw,
+                "ISMS_METRICS_ALLOWED_CIDRS",
+                "127.0.0.0/8,::1/128",
+                parse_cidrs,
+            )?,
+            metrics_token: metrics_token(raw)?,
         })
     }
 }
@@ -352,6 +497,62 @@ fn secs(
     max: u64,
 ) -> Result<Duration, ConfigError> {
     parse(raw, key, default, |v| bounded(v, min, max)).map(Duration::from_secs)
+}
+
+fn count(raw: &Raw, key: &'static str, default: &str, max: u64) -> Result<u32, ConfigError> {
+    parse(raw, key, default, |v| bounded(v, 1, max)).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+fn per_min(raw: &Raw, key: &'static str, default: &str) -> Result<u32, ConfigError> {
+    count(raw, key, default, 10_000_000)
+}
+
+fn parse_redis_url(v: &str) -> Result<Option<secrecy::SecretString>, String> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let url = url::Url::parse(v).map_err(|_| "expected redis://host:port".to_owned())?;
+    if !matches!(url.scheme(), "redis" | "rediss") || url.host_str().is_none() {
+        return Err("expected redis://host:port or rediss://host:port".to_owned());
+    }
+    Ok(Some(secrecy::SecretString::from(v.to_owned())))
+}
+
+fn parse_key_prefix(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":_.-".contains(&b));
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err("expected 1-64 characters of [A-Za-z0-9:_.-]".to_owned())
+    }
+}
+
+fn metrics_token(raw: &Raw) -> Result<Option<secrecy::SecretString>, ConfigError> {
+    match raw.get("ISMS_METRICS_TOKEN") {
+        None => Ok(None),
+        Some(("", _)) => Ok(None),
+        // Never echo the value: it is a secret.
+        Some((value, src)) if value.trim().len() < 32 => Err(ConfigError::new(
+            src,
+            "must be at least 32 characters (e.g. `openssl rand -hex 32`)",
+        )),
+        Some((value, _)) => Ok(Some(secrecy::SecretString::from(value.trim()))),
+    }
+}
+
+fn parse_cidrs(v: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse::<ipnet::IpNet>()
+                .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("`{c}` is not a CIDR such as 10.0.0.0/8"))
+        })
+        .collect()
 }
 
 fn data_dir_for_key(raw: &Raw) -> Result<PathBuf, ConfigError> {
@@ -515,6 +716,7 @@ mod tests {
         assert!(c.auto_migrate);
         assert!(c.cors_origins.is_empty());
         assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.redis_key_prefix, "isms:");
     }
 
     #[test]
@@ -528,6 +730,8 @@ mod tests {
             ("ISMS_CORS_ORIGINS", "https://ok.example,not an origin"),
             ("ISMS_BOOTSTRAP_ADMIN_EMAIL", "nope"),
             ("ISMS_LOG_FORMAT", "xml"),
+            ("ISMS_REDIS_KEY_PREFIX", ""),
+            ("ISMS_REDIS_KEY_PREFIX", "has space:"),
         ];
         for (key, value) in cases {
             let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();

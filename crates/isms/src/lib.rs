@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod json_log;
 pub mod logging;
 pub mod server;
 pub mod wiring;

@@ -1,6 +1,8 @@
-//! Log output goes to stderr, as JSON lines by default. Stdout is kept for
-//! what a command prints for its user (ids, the one-time admin password),
-//! so secrets shown once never enter the log stream.
+//! Log output goes to stderr: one JSON object per line by default (see
+//! `json_log` for the shape and redaction), or human-readable for local
+//! development. Stdout is kept for what a command prints for its user
+//! (ids, the one-time admin password), so secrets shown once never enter
+//! the log stream.
 //!
 //! Lines are written by a background thread (formatting stays on the
 //! request path, the write syscalls do not); the buffer never drops lines:
@@ -8,8 +10,11 @@
 
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{Config, LogFormat};
+use crate::json_log::JsonLayer;
 
 /// Installs the global subscriber. Keep the returned guard alive until
 /// exit: dropping it flushes what is still buffered.
@@ -18,18 +23,19 @@ pub fn init(config: &Config) -> WorkerGuard {
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
         .finish(std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
+    let registry = tracing_subscriber::registry().with(filter);
     // A second init (tests start several servers in one process) is a no-op.
     let _ = match config.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Json => registry
+            .with(JsonLayer::new(writer, "isms", &config.environment))
             .try_init(),
-        LogFormat::Pretty => builder.pretty().try_init(),
+        LogFormat::Pretty => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .pretty()
+                    .with_writer(writer),
+            )
+            .try_init(),
     };
     guard
 }

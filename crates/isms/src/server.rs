@@ -8,7 +8,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use isms_api::metrics::ScrapeAccess;
+use isms_api::ratelimit::RateLimiter;
 use isms_api::{AppState, HttpConfig};
+use isms_domain::ratelimit::{Quota, TierQuotas};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -29,10 +32,29 @@ pub fn app_router(config: &Config, services: &Services) -> axum::Router {
         readiness_timeout: READINESS_TIMEOUT.min(config.request_timeout / 2),
         auth: services.app.auth.clone(),
         users: services.app.user_admin.clone(),
+        mfa: services.app.mfa.clone(),
+        policy: services.app.policy.clone(),
+        limiter: RateLimiter {
+            store: services.limiter.clone(),
+            quotas: TierQuotas {
+                auth: Quota::per_minute(config.rate_limit_auth_per_min),
+                write: Quota::per_minute(config.rate_limit_write_per_min),
+                read: Quota::per_minute(config.rate_limit_read_per_min),
+            },
+            enabled: config.rate_limit_enabled,
+            metrics: services.metrics.clone(),
+        },
+        metrics: services.metrics.clone(),
+        scrape_access: ScrapeAccess {
+            allowed_cidrs: config.metrics_allowed_cidrs.clone(),
+            token: config.metrics_token.clone(),
+        },
+        started_at: std::time::Instant::now(),
     };
     let http = HttpConfig {
         cors_origins: config.cors_origins.clone(),
         request_timeout: config.request_timeout,
+        trusted_proxies: config.trusted_proxies.clone(),
     };
     isms_api::build(state, &http).router
 }

@@ -7,10 +7,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use isms_app::auth::AuthSettings;
 use isms_app::events::{EventBus, LogSink};
-use isms_app::services::{Ports, Services as AppServices};
+use isms_app::lockout::LockoutSettings;
+use isms_app::services::{Ports, Services as AppServices, Settings};
 use isms_domain::session::SessionPolicy;
+use isms_infra::limiter::ResilientLimiter;
 use isms_infra::{Argon2Hasher, JwtSettings, KeyRing, MasterKey, MasterKeySource};
 use isms_store::{Store, StoreOptions};
+use secrecy::ExposeSecret;
 
 use crate::config::{Config, MasterKeyConfig};
 
@@ -21,8 +24,15 @@ const TOKEN_LEEWAY: Duration = Duration::from_secs(60);
 pub struct Services {
     pub store: Store,
     pub keys: Arc<KeyRing>,
+    pub limiter: Arc<ResilientLimiter>,
+    /// Prometheus metrics; also a subscriber of the event bus.
+    pub metrics: Arc<isms_api::metrics::Metrics>,
     pub app: AppServices,
 }
+
+/// How often a limiter that fell back to in-process counting asks Redis
+/// whether it is back.
+const REDIS_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 pub fn store_options(config: &Config) -> StoreOptions {
     let mut opts = StoreOptions::new(config.database_url.clone());
@@ -70,22 +80,40 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
     }
     let master = Arc::new(load_master_key(config)?);
     let keys = Arc::new(
-        KeyRing::open(jwt_settings(config), store.signing_keys(), master)
+        KeyRing::open(jwt_settings(config), store.signing_keys(), master.clone())
             .await
             .context("token-signing keys (is this the right master key?)")?,
     );
     let hasher =
         Arc::new(Argon2Hasher::new(config.password_hash_concurrency).context("password hasher")?);
+    let limiter = ResilientLimiter::start(
+        config
+            .redis_url
+            .as_ref()
+            .map(|u| u.expose_secret().to_owned()),
+        &config.redis_key_prefix,
+        config.rate_limit_redis_timeout,
+        REDIS_PROBE_INTERVAL,
+    );
+    let metrics = isms_api::metrics::Metrics::new().context("registering metrics")?;
     let ports = Ports {
         tenants: store.tenants(),
         users: store.users(),
         sessions: store.sessions(),
         bootstrap: store.bootstrap(),
+        mfa: store.mfa(),
+        policies: store.tenant_policies(),
         hasher,
         tokens: keys.clone(),
-        events: Arc::new(EventBus::new().subscribe(Arc::new(LogSink))),
+        key_wrapper: master,
+        limiter: limiter.clone(),
+        events: Arc::new(
+            EventBus::new()
+                .subscribe(Arc::new(LogSink))
+                .subscribe(metrics.clone()),
+        ),
     };
-    let settings = AuthSettings {
+    let auth = AuthSettings {
         issuer: config.jwt_issuer.clone(),
         audience: config.jwt_audience.clone(),
         access_ttl: config.access_token_ttl,
@@ -94,9 +122,27 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
             absolute_lifetime: config.refresh_token_ttl,
         },
         session_cache_ttl: config.session_cache_ttl,
+        step_up_window: config.mfa_step_up_window,
+    };
+    let settings = Settings {
+        auth,
+        lockout: LockoutSettings {
+            enabled: config.lockout_enabled,
+            max_failures: config.lockout_max_failures,
+            lock_duration: config.lockout_duration,
+            ip_max_failures: config.lockout_ip_max_failures,
+            ip_window: config.lockout_ip_window,
+        },
+        mfa_issuer: config.mfa_issuer.clone(),
     };
     let app = AppServices::build(ports, settings)
         .await
         .map_err(|e| anyhow::anyhow!("building services: {e}"))?;
-    Ok(Services { store, keys, app })
+    Ok(Services {
+        store,
+        keys,
+        limiter,
+        metrics,
+        app,
+    })
 }

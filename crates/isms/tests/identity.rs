@@ -291,7 +291,7 @@ async fn rbac_limits_what_roles_do(backend: Backend) {
     let Some(app) = TestApp::start(backend, &[]).await else {
         return;
     };
-    let admin = app.admin().await;
+    let (admin, _mfa) = app.admin_with_mfa().await;
     let viewer_id = app
         .create_user(&admin.access, "vera@x.example", "viewer", PW)
         .await;
@@ -373,7 +373,7 @@ async fn deactivated_and_deleted_users_lose_access_at_once(backend: Backend) {
     let Some(app) = TestApp::start(backend, &[]).await else {
         return;
     };
-    let admin = app.admin().await;
+    let (admin, _mfa) = app.admin_with_mfa().await;
     let id = app
         .create_user(&admin.access, "dee@x.example", "analyst", PW)
         .await;
@@ -467,7 +467,7 @@ async fn no_user_enumeration(backend: Backend) {
     let Some(app) = TestApp::start(backend, &[]).await else {
         return;
     };
-    let admin = app.admin().await;
+    let (admin, _mfa) = app.admin_with_mfa().await;
     let id = app
         .create_user(&admin.access, "gone@x.example", "viewer", PW)
         .await;
@@ -604,6 +604,20 @@ async fn users_api_and_password_change(backend: Backend) {
     // user's other sessions but keeps this one.
     let s1 = app.login("carol@x.example", PW).await;
     let s2 = app.login("carol@x.example", PW).await;
+    // It is a sensitive action: without a second factor, none.
+    let res = app
+        .post_auth(
+            "/api/v1/users/me/password",
+            &s1.access,
+            &json!({ "current_password": PW, "new_password": "another fine passphrase" }),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["code"],
+        "mfa_enrollment_required"
+    );
+    app.enroll_mfa(&s1.access).await;
     let bad = app
         .post_auth("/api/v1/users/me/password", &s1.access, &json!({ "current_password": "nope nope nope", "new_password": "another fine passphrase" }))
         .await;
@@ -625,8 +639,11 @@ async fn users_api_and_password_change(backend: Backend) {
         401
     );
     assert_eq!(app.login_raw("carol@x.example", PW).await.status(), 401);
-    app.login("carol@x.example", "another fine passphrase")
+    let res = app
+        .login_raw("carol@x.example", "another fine passphrase")
         .await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "mfa_required");
     let _ = ADMIN_PASSWORD;
     app.stop().await;
 }

@@ -214,6 +214,30 @@ macro_rules! impl_identity_repositories {
                     isms_domain::ports::RotateOutcome::Invalid
                 })
             }
+
+            async fn mark_mfa_verified(
+                &self,
+                tenant: isms_domain::TenantId,
+                id: isms_domain::SessionId,
+                at: isms_domain::time::Timestamp,
+            ) -> Result<(), isms_domain::ports::RepoError> {
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    let done = sqlx::query(
+                        "UPDATE sessions SET mfa_verified_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(at)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    if done.rows_affected() == 1 {
+                        Ok(())
+                    } else {
+                        Err(isms_domain::ports::RepoError::NotFound)
+                    }
+                })
+            }
         }
 
         #[async_trait::async_trait]

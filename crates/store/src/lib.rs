@@ -5,6 +5,8 @@
 mod error;
 mod identity_repos;
 mod identity_rows;
+mod mfa_repos;
+mod mfa_rows;
 mod migrations;
 mod postgres;
 mod repos;
@@ -19,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use isms_domain::ports::{
-    BootstrapRepository, SessionRepository, SigningKeyRepository, StoreHealth, TenantRepository,
-    UserRepository,
+    BootstrapRepository, MfaRepository, SessionRepository, SigningKeyRepository, StoreHealth,
+    TenantPolicyRepository, TenantRepository, UserRepository,
 };
 
 pub use crate::postgres::PgStore;
@@ -132,6 +134,14 @@ impl Store {
     }
 
     pub fn signing_keys(&self) -> Arc<dyn SigningKeyRepository> {
+        port!(self)
+    }
+
+    pub fn mfa(&self) -> Arc<dyn MfaRepository> {
+        port!(self)
+    }
+
+    pub fn tenant_policies(&self) -> Arc<dyn TenantPolicyRepository> {
         port!(self)
     }
 

@@ -25,6 +25,11 @@ const SQLITE: &[Source] = &[
         "row level security",
         include_str!("../migrations/sqlite/0003_row_level_security.sql"),
     ),
+    (
+        4,
+        "mfa policies",
+        include_str!("../migrations/sqlite/0004_mfa_policies.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -42,6 +47,11 @@ const POSTGRES: &[Source] = &[
         3,
         "row level security",
         include_str!("../migrations/postgres/0003_row_level_security.sql"),
+    ),
+    (
+        4,
+        "mfa policies",
+        include_str!("../migrations/postgres/0004_mfa_policies.sql"),
     ),
 ];
 

@@ -17,6 +17,7 @@ pub struct PgStore {
 
 crate::repos::impl_repositories!(PgStore);
 crate::identity_repos::impl_identity_repositories!(PgStore);
+crate::mfa_repos::impl_mfa_repositories!(PgStore);
 
 impl PgStore {
     pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {

@@ -260,6 +260,14 @@ macro_rules! impl_repositories {
                     .map_err(crate::error::map)?;
                 Ok(())
             }
+
+            fn pool_stats(&self) -> isms_domain::ports::PoolStats {
+                isms_domain::ports::PoolStats {
+                    size: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
         }
     };
 }

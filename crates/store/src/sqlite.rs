@@ -17,6 +17,7 @@ pub struct SqliteStore {
 
 crate::repos::impl_repositories!(SqliteStore);
 crate::identity_repos::impl_identity_repositories!(SqliteStore);
+crate::mfa_repos::impl_mfa_repositories!(SqliteStore);
 
 impl SqliteStore {
     pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {

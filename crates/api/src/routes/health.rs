@@ -92,3 +92,62 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         .into_response()
     }
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RateLimitStatus {
+    pub enabled: bool,
+    /// `redis` or `in-process` (the fallback while Redis is unreachable,
+    /// or when none is configured).
+    #[schema(example = "redis")]
+    pub backend: &'static str,
+    /// 429s answered by this instance since start, per tier.
+    pub rejections: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetailedHealth {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    pub version: &'static str,
+    pub uptime_secs: u64,
+    pub checks: ReadinessChecks,
+    pub rate_limit: RateLimitStatus,
+}
+
+/// Detailed health for operators (admin or auditor).
+#[utoipa::path(
+    get,
+    path = "/api/v1/health/detailed",
+    tag = "health",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Component status", body = DetailedHealth))
+)]
+pub async fn detailed(State(state): State<AppState>) -> Json<DetailedHealth> {
+    let started = std::time::Instant::now();
+    let ok = matches!(
+        tokio::time::timeout(state.readiness_timeout, state.store_health.ping()).await,
+        Ok(Ok(()))
+    );
+    use isms_domain::ratelimit::Tier;
+    let m = &state.metrics;
+    Json(DetailedHealth {
+        status: if ok { "ok" } else { "degraded" },
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_secs: state.started_at.elapsed().as_secs(),
+        checks: ReadinessChecks {
+            database: CheckResult {
+                status: if ok { "ok" } else { "unavailable" },
+                latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            },
+        },
+        rate_limit: RateLimitStatus {
+            enabled: state.limiter.enabled,
+            backend: state.limiter.store.backend(),
+            rejections: serde_json::json!({
+                "auth": m.rejections(Tier::Auth),
+                "write": m.rejections(Tier::Write),
+                "read": m.rejections(Tier::Read),
+            }),
+        },
+    })
+}

@@ -1,4 +1,6 @@
 pub mod auth;
 pub mod docs;
 pub mod health;
+pub mod mfa;
+pub mod policy;
 pub mod users;

@@ -314,3 +314,25 @@ pub async fn change_password(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Lift a brute-force lockout on a user (admin).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/unlock",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Unlocked (or was not locked)"),
+        (status = 404, description = "No such user in this tenant", body = ErrorBody)
+    )
+)]
+pub async fn unlock(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Meta(meta): Meta,
+    Path(id): Path<UserId>,
+) -> ApiResult<StatusCode> {
+    state.users.unlock(&who, id, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -45,6 +45,14 @@ impl StoreHealth for FakeStoreHealth {
             }
         }
     }
+
+    fn pool_stats(&self) -> isms_domain::ports::PoolStats {
+        isms_domain::ports::PoolStats {
+            size: 1,
+            idle: 1,
+            max: 1,
+        }
+    }
 }
 
 /// Readiness timeout used by the tests' `AppState`.
@@ -77,6 +85,7 @@ pub async fn services() -> (
             absolute_lifetime: Duration::from_secs(7 * 86400),
         },
         session_cache_ttl: Duration::from_secs(5),
+        step_up_window: Duration::from_secs(900),
     };
     let keys = isms_infra::KeyRing::open(
         isms_infra::JwtSettings {
@@ -86,7 +95,7 @@ pub async fn services() -> (
             leeway: Duration::from_secs(60),
         },
         store.signing_keys(),
-        master,
+        master.clone(),
     )
     .await
     .unwrap();
@@ -95,9 +104,18 @@ pub async fn services() -> (
         users: store.users(),
         sessions: store.sessions(),
         bootstrap: store.bootstrap(),
+        mfa: store.mfa(),
+        policies: store.tenant_policies(),
         hasher: Arc::new(isms_infra::Argon2Hasher::new(2).unwrap()),
         tokens: Arc::new(keys),
+        key_wrapper: master,
+        limiter: Arc::new(isms_infra::limiter::MemoryLimiter::new()),
         events: Arc::new(isms_app::events::LogSink),
+    };
+    let settings = isms_app::services::Settings {
+        auth: settings,
+        lockout: isms_app::lockout::LockoutSettings::default(),
+        mfa_issuer: "isms".into(),
     };
     let services = isms_app::services::Services::build(ports, settings)
         .await
@@ -109,11 +127,23 @@ pub async fn services() -> (
 pub async fn real_server(cfg: &HttpConfig) -> RealServer {
     let health = Arc::new(FakeStoreHealth::default());
     let (services, db) = services().await;
+    let metrics = isms_api::metrics::Metrics::new().unwrap();
     let state = AppState {
         store_health: health.clone(),
         readiness_timeout: READINESS_TIMEOUT,
         auth: services.auth,
         users: services.user_admin,
+        mfa: services.mfa,
+        policy: services.policy,
+        limiter: isms_api::ratelimit::RateLimiter {
+            store: Arc::new(isms_infra::limiter::MemoryLimiter::new()),
+            quotas: Default::default(),
+            enabled: false,
+            metrics: metrics.clone(),
+        },
+        metrics,
+        scrape_access: Default::default(),
+        started_at: std::time::Instant::now(),
     };
     let api = isms_api::build(state, cfg);
     RealServer {

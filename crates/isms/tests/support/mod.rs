@@ -61,10 +61,21 @@ pub fn base_env(db: &TestDatabase, dir: &std::path::Path) -> BTreeMap<String, St
         ("ISMS_MASTER_KEY", MASTER_KEY_B64.to_owned()),
         ("ISMS_PASSWORD_HASH_CONCURRENCY", "2".to_owned()),
         ("ISMS_DB_MAX_CONNECTIONS", "5".to_owned()),
+        // Suites log in far more often than 10 times a minute; the
+        // rate-limit tests switch it back on.
+        ("ISMS_RATE_LIMIT_ENABLED", "false".to_owned()),
+        // Counters in the shared Redis outlive a test (and a CI run): each
+        // server gets its own namespace unless a test shares one on purpose.
+        ("ISMS_REDIS_KEY_PREFIX", redis_prefix()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
+}
+
+/// A Redis key namespace nobody else uses.
+pub fn redis_prefix() -> String {
+    format!("isms-test:{}:", uuid::Uuid::now_v7().simple())
 }
 
 impl TestApp {
@@ -267,6 +278,88 @@ impl TestApp {
                 pool.close().await;
             }
         }
+    }
+}
+
+/// A confirmed TOTP enrolment: the secret (to compute codes) and the
+/// recovery codes.
+pub struct Mfa {
+    pub secret: isms_domain::totp::TotpSecret,
+    pub recovery_codes: Vec<String>,
+}
+
+impl Mfa {
+    /// The code for the time step `offset` steps from now (the server
+    /// accepts -1, 0 and +1, each step once).
+    pub fn code(&self, offset: i64) -> String {
+        let now = chrono::Utc::now().timestamp();
+        self.secret.code_at(now + offset * 30)
+    }
+
+    /// Spends one recovery code (for tests that need more second factors
+    /// than the ±1-step window gives within one step).
+    pub fn recovery(&mut self) -> String {
+        self.recovery_codes.pop().unwrap()
+    }
+}
+
+impl TestApp {
+    /// Enrols TOTP for the caller of `token` and confirms it with the
+    /// previous step's code; the session is then fresh for step-up.
+    pub async fn enroll_mfa(&self, token: &str) -> Mfa {
+        let res = self
+            .post_auth("/api/v1/auth/mfa/totp/enroll", token, &json!({}))
+            .await;
+        assert_eq!(res.status(), 200, "enroll");
+        let body: Value = res.json().await.unwrap();
+        let secret =
+            isms_domain::totp::TotpSecret::from_base32(body["secret"].as_str().unwrap()).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let res = self
+            .post_auth(
+                "/api/v1/auth/mfa/totp/confirm",
+                token,
+                &json!({ "code": secret.code_at(now - 30) }),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "confirm");
+        let body: Value = res.json().await.unwrap();
+        let recovery_codes = body["recovery_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        Mfa {
+            secret,
+            recovery_codes,
+        }
+    }
+
+    /// The bootstrap admin with MFA enrolled in this session, so that
+    /// sensitive actions (role changes, deactivation, deletion) pass
+    /// step-up. Later admin logins need `login_mfa`.
+    pub async fn admin_with_mfa(&self) -> (Tokens, Mfa) {
+        let admin = self.admin().await;
+        let mfa = self.enroll_mfa(&admin.access).await;
+        (admin, mfa)
+    }
+
+    /// A full MFA login, spending a recovery code as the second factor.
+    pub async fn login_mfa(&self, email: &str, password: &str, mfa: &mut Mfa) -> Tokens {
+        let res = self.login_raw(email, password).await;
+        assert_eq!(res.status(), 401);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "mfa_required");
+        let res = self
+            .client
+            .post(self.url("/api/v1/auth/mfa/verify"))
+            .json(&json!({ "mfa_token": body["mfa_token"], "code": mfa.recovery() }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "mfa verify");
+        Tokens::from(res.json::<Value>().await.unwrap())
     }
 }
 
