@@ -3,7 +3,9 @@
 //! `tests/layering.rs` keeps it that way.
 
 pub mod access_policy;
+pub mod audit;
 pub mod auth;
+pub mod crypto;
 pub mod email;
 pub mod events;
 pub mod ids;
@@ -15,6 +17,7 @@ pub mod ports;
 pub mod principal;
 pub mod ratelimit;
 pub mod rbac;
+pub mod risk;
 pub mod role;
 pub mod session;
 pub mod tenant;
