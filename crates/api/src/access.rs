@@ -189,7 +189,7 @@ async fn gate(
     let Some(permission) = access.permission else {
         return next.run(req).await;
     };
-    if let Err(e) = state.auth.authorize(&principal, permission, meta) {
+    if let Err(e) = state.auth.authorize(&principal, permission, meta).await {
         return ApiError::from(e).into_response();
     }
     if principal.password_must_change && !access.before_password_change {

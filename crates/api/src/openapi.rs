@@ -19,7 +19,9 @@ schema or rule violations (including unknown fields) 422 `validation_failed`.",
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness probes"),
-        (name = "meta", description = "The API description itself")
+        (name = "meta", description = "The API description itself"),
+        (name = "audit", description = "The tamper-evident audit log: entries, signed checkpoints, RFC 9162 proofs, verification"),
+        (name = "alerts", description = "Security alerts raised by critical audit entries, and their webhook deliveries")
     )
 )]
 pub struct ApiDoc;

@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::access::Access;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::routes::{auth, docs, health, mfa, policy, users};
+use crate::routes::{alerts, audit, auth, docs, health, mfa, policy, users};
 use crate::state::AppState;
 use crate::{context, cors};
 
@@ -185,7 +185,19 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         )
         .add(Access::require(P::UsersReadSelf), routes!(users::get))
         .add(Access::require(P::UsersReadSelf), routes!(users::update))
-        .add(Access::require(P::UsersWrite), routes!(users::delete));
+        .add(Access::require(P::UsersWrite), routes!(users::delete))
+        .add(Access::require(P::AuditRead), routes!(audit::events))
+        .add(Access::require(P::AuditRead), routes!(audit::event))
+        .add(Access::require(P::AuditRead), routes!(audit::checkpoint))
+        .add(Access::require(P::AuditRead), routes!(audit::log_key))
+        .add(Access::require(P::AuditRead), routes!(audit::inclusion))
+        .add(Access::require(P::AuditRead), routes!(audit::consistency))
+        .add(Access::require(P::AuditRead), routes!(audit::verify))
+        .add(Access::require(P::TenantAdmin), routes!(audit::get_policy))
+        .add(Access::require(P::TenantAdmin), routes!(audit::put_policy))
+        .add(Access::require(P::AlertsRead), routes!(alerts::list))
+        .add(Access::require(P::AlertsRead), routes!(alerts::get))
+        .add(Access::require(P::AlertsAcknowledge), routes!(alerts::ack));
     let mut entries = table.entries;
     let (api_router, mut spec) = table.router.split_for_parts();
     crate::openapi::add_standard_error_responses(&mut spec);

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use isms_app::audit_log::AuditLogService;
 use isms_app::auth::AuthService;
 use isms_app::mfa::MfaService;
 use isms_app::policy::PolicyService;
@@ -20,6 +21,7 @@ pub struct AppState {
     pub users: UserAdmin,
     pub mfa: MfaService,
     pub policy: PolicyService,
+    pub audit: AuditLogService,
     pub limiter: RateLimiter,
     pub metrics: Arc<Metrics>,
     pub scrape_access: ScrapeAccess,

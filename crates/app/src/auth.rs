@@ -12,7 +12,7 @@ use isms_domain::email::Email;
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
 use isms_domain::mfa::{CHALLENGE_TTL, MfaChallenge};
 use isms_domain::ports::{
-    AccessTokenCodec, EventSink, PasswordHasher, RepoError, RotateOutcome, SessionRepository,
+    AccessTokenCodec, PasswordHasher, RepoError, RotateOutcome, SessionRepository,
     TenantPolicyRepository, UserRepository,
 };
 use isms_domain::principal::Principal;
@@ -27,6 +27,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::AppError;
+use crate::audit::AuditTrail;
 use crate::lockout::{Lockout, Subject};
 use crate::mfa::{Factor, SecondFactor};
 
@@ -50,7 +51,7 @@ pub struct AuthDeps {
     pub sessions: Arc<dyn SessionRepository>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn AccessTokenCodec>,
-    pub events: Arc<dyn EventSink>,
+    pub audit: AuditTrail,
     pub factor: SecondFactor,
     pub lockout: Lockout,
     pub policies: Arc<dyn TenantPolicyRepository>,
@@ -95,7 +96,7 @@ struct Inner {
     sessions: Arc<dyn SessionRepository>,
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<dyn AccessTokenCodec>,
-    events: Arc<dyn EventSink>,
+    audit: AuditTrail,
     factor: SecondFactor,
     lockout: Lockout,
     policies: Arc<dyn TenantPolicyRepository>,
@@ -132,7 +133,7 @@ impl AuthService {
             sessions,
             hasher,
             tokens,
-            events,
+            audit,
             factor,
             lockout,
             policies,
@@ -161,7 +162,7 @@ impl AuthService {
                 sessions,
                 hasher,
                 tokens,
-                events,
+                audit,
                 factor,
                 lockout,
                 policies,
@@ -178,8 +179,13 @@ impl AuthService {
         &self.inner.settings
     }
 
-    fn publish(&self, e: SecurityEvent) {
-        self.inner.events.publish(e);
+    pub fn audit(&self) -> &AuditTrail {
+        &self.inner.audit
+    }
+
+    /// Appends events that change nothing else (see `AuditTrail::record`).
+    async fn record(&self, e: SecurityEvent) -> Result<(), AppError> {
+        self.inner.audit.record(vec![e]).await
     }
 
     /// An event about a user acting within one of their sessions.
@@ -231,7 +237,7 @@ impl AuthService {
                 if let Some(sub) = subject {
                     e = e.tenant(sub.tenant).target(sub.user);
                 }
-                self.publish(e);
+                self.record(e).await?;
                 self.inner
                     .lockout
                     .record_failure(email, subject, meta)
@@ -248,7 +254,7 @@ impl AuthService {
             return Err(self.challenge(&user).await?);
         }
         self.inner.lockout.record_success(email).await?;
-        self.start_session(user, meta, false).await
+        self.start_session(user, meta, false, Vec::new()).await
     }
 
     /// The password step succeeded for an MFA account: a short-lived,
@@ -301,11 +307,12 @@ impl AuthService {
             .verify(user.tenant_id, user.id, code, true, now)
             .await?;
         let Some(factor) = factor else {
-            self.publish(
+            self.record(
                 SecurityEvent::new(K::MfaFailed, Outcome::Failure, meta)
                     .tenant(user.tenant_id)
                     .target(user.id),
-            );
+            )
+            .await?;
             let subject = Subject {
                 tenant: user.tenant_id,
                 user: user.id,
@@ -325,15 +332,16 @@ impl AuthService {
         {
             return Err(AppError::InvalidMfaCode);
         }
+        let mut also = Vec::new();
         if factor == Factor::RecoveryCode {
-            self.publish(
+            also.push(
                 SecurityEvent::new(K::RecoveryCodeUsed, Outcome::Success, meta)
                     .tenant(user.tenant_id)
                     .actor(user.id),
             );
         }
         self.inner.lockout.record_success(&email).await?;
-        self.start_session(user, meta, true).await
+        self.start_session(user, meta, true, also).await
     }
 
     async fn start_session(
@@ -341,6 +349,7 @@ impl AuthService {
         mut user: User,
         meta: &RequestMeta,
         mfa_verified: bool,
+        mut events: Vec<SecurityEvent>,
     ) -> Result<TokenPair, AppError> {
         let now = now();
         let mut session = Session::start(
@@ -356,15 +365,21 @@ impl AuthService {
         }
         let (refresh, refresh_hash) = new_refresh_token();
         let record = RefreshTokenRecord::issue(&session, refresh_hash, now);
-        self.inner.sessions.create(&session, &record).await?;
-        user.last_login_at = Some(now);
-        self.inner.users.update(&user).await?;
-        // Cached copies of this account (its other sessions) are stale now.
-        self.invalidate_user(user.id);
-        self.publish(
+        events.push(
             Self::session_event(K::LoginSuccess, user.tenant_id, user.id, session.id, meta)
                 .details(serde_json::json!({ "amr": isms_domain::mfa::amr(mfa_verified) })),
         );
+        let sessions = &self.inner.sessions;
+        self.inner
+            .audit
+            .change(events, async |audit| {
+                sessions.create(&session, &record, audit).await
+            })
+            .await?;
+        user.last_login_at = Some(now);
+        self.inner.users.update(&user, &[]).await?;
+        // Cached copies of this account (its other sessions) are stale now.
+        self.invalidate_user(user.id);
         self.issue(&user, &session, refresh, now)
     }
 
@@ -441,40 +456,42 @@ impl AuthService {
         if !usable {
             return Err(AppError::Unauthenticated);
         }
+        let Some(user) = user else {
+            return Err(AppError::Unauthenticated);
+        };
+        let refreshed =
+            Self::session_event(K::TokenRefreshed, user.tenant_id, user.id, session.id, meta);
+        let records = self
+            .inner
+            .audit
+            .prepare(std::slice::from_ref(&refreshed))
+            .await?;
         match self
             .inner
             .sessions
-            .rotate_refresh(&hash, &record, now)
+            .rotate_refresh(&hash, &record, now, &records)
             .await?
         {
-            RotateOutcome::Rotated => {}
+            RotateOutcome::Rotated => self.inner.audit.committed(vec![refreshed]),
             RotateOutcome::Reused => {
                 self.invalidate_session(session.id);
-                self.publish(
+                // The family is revoked already; its record follows.
+                self.record(
                     SecurityEvent::new(K::RefreshTokenReuse, Outcome::Denied, meta)
                         .tenant(session.tenant_id)
                         .target(session.user_id)
                         .session(session.id)
                         .details(serde_json::json!({ "action": "session_family_revoked" })),
-                );
+                )
+                .await?;
                 return Err(AppError::Unauthenticated);
             }
             RotateOutcome::Invalid => return Err(AppError::Unauthenticated),
         }
-        let Some(user) = user else {
-            return Err(AppError::Unauthenticated);
-        };
         self.inner
             .sessions
             .touch(session.tenant_id, session.id, now)
             .await?;
-        self.publish(Self::session_event(
-            K::TokenRefreshed,
-            user.tenant_id,
-            user.id,
-            session.id,
-            meta,
-        ));
         self.issue(&user, &session, successor, now)
     }
 
@@ -525,18 +542,19 @@ impl AuthService {
                 .await?;
         }
         if let Some((old, new)) = ip_changed {
-            self.publish(
+            self.record(
                 SecurityEvent::new(K::SessionIpChanged, Outcome::Success, meta)
                     .tenant(claims.tid)
                     .actor(claims.sub)
                     .session(claims.sid)
                     .details(serde_json::json!({ "previous_ip": old, "ip": new })),
-            );
+            )
+            .await?;
         }
         let policy = self.access_policy(claims.tid).await?;
         let ip = meta.ip.as_deref().and_then(|ip| ip.parse().ok());
         if let Err(constraint) = policy.check(cached.user.role, ip, now) {
-            self.publish(
+            self.record(
                 SecurityEvent::new(K::AccessDenied, Outcome::Denied, meta)
                     .tenant(claims.tid)
                     .actor(claims.sub)
@@ -546,7 +564,8 @@ impl AuthService {
                         "constraint": constraint.as_str(),
                         "role": cached.user.role.as_str(),
                     })),
-            );
+            )
+            .await?;
             return Err(AppError::ContextDenied(constraint.as_str()));
         }
         Ok(Principal {
@@ -659,7 +678,7 @@ impl AuthService {
     }
 
     /// Checks a permission; a denial is a security event.
-    pub fn authorize(
+    pub async fn authorize(
         &self,
         who: &Principal,
         permission: Permission,
@@ -668,13 +687,14 @@ impl AuthService {
         if who.can(permission) {
             return Ok(());
         }
-        self.publish(
+        self.record(
             SecurityEvent::new(K::AccessDenied, Outcome::Denied, meta)
                 .tenant(who.tenant_id)
                 .actor(who.user_id)
                 .session(who.session_id)
                 .details(serde_json::json!({ "permission": permission.as_str(), "role": who.role.as_str() })),
-        );
+        )
+        .await?;
         Err(AppError::Forbidden(permission.as_str()))
     }
 
@@ -703,18 +723,18 @@ impl AuthService {
     }
 
     pub async fn logout(&self, who: &Principal, meta: &RequestMeta) -> Result<(), AppError> {
+        let event =
+            Self::session_event(K::Logout, who.tenant_id, who.user_id, who.session_id, meta);
+        let sessions = &self.inner.sessions;
         self.inner
-            .sessions
-            .revoke(who.tenant_id, who.session_id, now())
+            .audit
+            .change(vec![event], async |audit| {
+                sessions
+                    .revoke(who.tenant_id, who.session_id, now(), audit)
+                    .await
+            })
             .await?;
         self.invalidate_session(who.session_id);
-        self.publish(Self::session_event(
-            K::Logout,
-            who.tenant_id,
-            who.user_id,
-            who.session_id,
-            meta,
-        ));
         Ok(())
     }
 
@@ -740,17 +760,23 @@ impl AuthService {
         if !own && !who.can(isms_domain::rbac::Permission::SessionsRevokeAny) {
             return Err(AppError::NotFound);
         }
-        if !self.inner.sessions.revoke(who.tenant_id, id, now()).await? {
+        let event = SecurityEvent::new(K::SessionRevoked, Outcome::Success, meta)
+            .tenant(who.tenant_id)
+            .actor(who.user_id)
+            .target(session.user_id)
+            .session(id);
+        let sessions = &self.inner.sessions;
+        let revoked = self
+            .inner
+            .audit
+            .change(vec![event], async |audit| {
+                sessions.revoke(who.tenant_id, id, now(), audit).await
+            })
+            .await?;
+        if !revoked {
             return Err(AppError::NotFound);
         }
         self.invalidate_session(id);
-        self.publish(
-            SecurityEvent::new(K::SessionRevoked, Outcome::Success, meta)
-                .tenant(who.tenant_id)
-                .actor(who.user_id)
-                .target(session.user_id)
-                .session(id),
-        );
         Ok(())
     }
 
@@ -761,9 +787,11 @@ impl AuthService {
         user: &User,
         keep: Option<SessionId>,
     ) -> Result<(), AppError> {
+        // The change that caused it (password change, deactivation,
+        // deletion) carries the audit record.
         self.inner
             .sessions
-            .revoke_all_for_user(user.tenant_id, user.id, keep, now())
+            .revoke_all_for_user(user.tenant_id, user.id, keep, now(), &[])
             .await?;
         self.invalidate_user(user.id);
         Ok(())

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
 use isms_domain::ports::BootstrapRepository;
 use isms_domain::tenant::{Tenant, TenantName};
 use isms_domain::{Email, Role};
 use secrecy::SecretString;
 
 use crate::AppError;
+use crate::audit::AuditTrail;
 use crate::users::{CreateUser, UserService};
 
 pub struct Bootstrapped {
@@ -21,11 +23,12 @@ pub struct Bootstrapped {
 pub struct BootstrapService {
     repo: Arc<dyn BootstrapRepository>,
     users: UserService,
+    audit: AuditTrail,
 }
 
 impl BootstrapService {
-    pub fn new(repo: Arc<dyn BootstrapRepository>, users: UserService) -> Self {
-        Self { repo, users }
+    pub fn new(repo: Arc<dyn BootstrapRepository>, users: UserService, audit: AuditTrail) -> Self {
+        Self { repo, users, audit }
     }
 
     /// Provisions the first tenant and admin unless already done; `None`
@@ -58,7 +61,26 @@ impl BootstrapService {
                 "bootstrap admin has no generated password".into(),
             ));
         };
-        if !self.repo.bootstrap(&tenant, &created.user).await? {
+        let meta = RequestMeta::default();
+        let via = serde_json::json!({ "via": "bootstrap" });
+        let events = vec![
+            SecurityEvent::new(K::TenantCreated, Outcome::Success, &meta)
+                .tenant(tenant.id)
+                .details(via.clone()),
+            SecurityEvent::new(K::UserCreated, Outcome::Success, &meta)
+                .tenant(tenant.id)
+                .target(created.user.id)
+                .details(serde_json::json!({ "via": "bootstrap", "role": "admin" })),
+        ];
+        let repo = &self.repo;
+        let user = &created.user;
+        let done = self
+            .audit
+            .change(events, async |audit| {
+                repo.bootstrap(&tenant, user, audit).await
+            })
+            .await?;
+        if !done {
             return Ok(None);
         }
         tracing::info!(tenant_id = %tenant.id, user_id = %created.user.id, "server.bootstrapped");

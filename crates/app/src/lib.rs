@@ -1,6 +1,9 @@
 //! Application services: one per use-case family. They validate input with
 //! domain rules, call ports and translate failures into `AppError`.
 
+pub mod alerts;
+pub mod audit;
+pub mod audit_log;
 pub mod auth;
 pub mod bootstrap;
 pub mod error;

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use isms_domain::email::Email;
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
-use isms_domain::ports::{EventSink, LimiterStore};
+use isms_domain::ports::LimiterStore;
 use isms_domain::{TenantId, UserId};
 use sha2::{Digest, Sha256};
 
 use crate::AppError;
+use crate::audit::AuditTrail;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutSettings {
@@ -50,7 +51,7 @@ pub struct Subject {
 #[derive(Clone)]
 pub struct Lockout {
     store: Arc<dyn LimiterStore>,
-    events: Arc<dyn EventSink>,
+    audit: AuditTrail,
     settings: LockoutSettings,
 }
 
@@ -74,14 +75,10 @@ fn keys_for_ip(ip: &str) -> (String, String) {
 }
 
 impl Lockout {
-    pub fn new(
-        store: Arc<dyn LimiterStore>,
-        events: Arc<dyn EventSink>,
-        settings: LockoutSettings,
-    ) -> Self {
+    pub fn new(store: Arc<dyn LimiterStore>, audit: AuditTrail, settings: LockoutSettings) -> Self {
         Self {
             store,
-            events,
+            audit,
             settings,
         }
     }
@@ -131,7 +128,7 @@ impl Lockout {
             if let Some(sub) = subject {
                 e = e.tenant(sub.tenant).target(sub.user);
             }
-            self.events.publish(e);
+            self.audit.record(vec![e]).await?;
         }
         if let Some(ip) = meta.ip.as_deref() {
             let (ip_lock, ip_fail) = keys_for_ip(ip);
@@ -139,11 +136,15 @@ impl Lockout {
             if n >= s.ip_max_failures {
                 self.store.lock(&ip_lock, s.ip_window).await?;
                 self.store.clear(&ip_fail).await?;
-                self.events.publish(
-                    SecurityEvent::new(K::PasswordSprayDetected, Outcome::Denied, meta).details(
-                        serde_json::json!({ "failures": n, "window_secs": s.ip_window.as_secs() }),
-                    ),
-                );
+                self.audit
+                    .record(vec![
+                        SecurityEvent::new(K::PasswordSprayDetected, Outcome::Denied, meta)
+                            .details(serde_json::json!({
+                                "failures": n,
+                                "window_secs": s.ip_window.as_secs()
+                            })),
+                    ])
+                    .await?;
             }
         }
         Ok(())

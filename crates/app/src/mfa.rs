@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
 use isms_domain::mfa::{RECOVERY_CODE_COUNT, TotpEnrolment, recovery, totp_secret_aad};
-use isms_domain::ports::{EventSink, KeyWrapper, MfaRepository, SessionRepository, UserRepository};
+use isms_domain::ports::{KeyWrapper, MfaRepository, SessionRepository, UserRepository};
 use isms_domain::principal::Principal;
 use isms_domain::time::{Timestamp, now};
 use isms_domain::totp::TotpSecret;
@@ -16,6 +16,7 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
 use crate::AppError;
+use crate::audit::AuditTrail;
 use crate::auth::AuthService;
 use crate::lockout::{Lockout, Subject};
 
@@ -114,7 +115,7 @@ pub struct MfaService {
     users: Arc<dyn UserRepository>,
     auth: AuthService,
     lockout: Lockout,
-    events: Arc<dyn EventSink>,
+    audit: AuditTrail,
     issuer: String,
 }
 
@@ -125,7 +126,7 @@ pub struct MfaDeps {
     pub users: Arc<dyn UserRepository>,
     pub auth: AuthService,
     pub lockout: Lockout,
-    pub events: Arc<dyn EventSink>,
+    pub audit: AuditTrail,
     /// The issuer shown in authenticator apps.
     pub issuer: String,
 }
@@ -138,7 +139,7 @@ impl MfaService {
             users: d.users,
             auth: d.auth,
             lockout: d.lockout,
-            events: d.events,
+            audit: d.audit,
             issuer: d.issuer,
         }
     }
@@ -212,20 +213,24 @@ impl MfaService {
             .filter_map(|c| recovery::normalize(c))
             .map(|n| recovery_hash(&n))
             .collect();
-        if !self
-            .factor
-            .repo
-            .confirm_totp(who.tenant_id, who.user_id, step, &hashes, at)
-            .await?
-        {
+        let repo = &self.factor.repo;
+        let confirmed = self
+            .audit
+            .change(
+                vec![Self::event(K::MfaEnrolled, Outcome::Success, who, meta)],
+                async |audit| {
+                    repo.confirm_totp(who.tenant_id, who.user_id, step, &hashes, at, audit)
+                        .await
+                },
+            )
+            .await?;
+        if !confirmed {
             return Err(AppError::Conflict("mfa_enrolled"));
         }
         self.sessions
-            .mark_mfa_verified(who.tenant_id, who.session_id, at)
+            .mark_mfa_verified(who.tenant_id, who.session_id, at, &[])
             .await?;
         self.auth.invalidate_user(who.user_id);
-        self.events
-            .publish(Self::event(K::MfaEnrolled, Outcome::Success, who, meta));
         Ok(codes)
     }
 
@@ -245,13 +250,14 @@ impl MfaService {
             ));
         }
         self.require_code(who, code, false, meta).await?;
-        self.factor
-            .repo
-            .delete_totp(who.tenant_id, who.user_id)
+        let repo = &self.factor.repo;
+        self.audit
+            .change(
+                vec![Self::event(K::MfaDisabled, Outcome::Success, who, meta)],
+                async |audit| repo.delete_totp(who.tenant_id, who.user_id, audit).await,
+            )
             .await?;
         self.auth.invalidate_user(who.user_id);
-        self.events
-            .publish(Self::event(K::MfaDisabled, Outcome::Success, who, meta));
         Ok(())
     }
 
@@ -267,12 +273,18 @@ impl MfaService {
             return Err(isms_domain::mfa::StepUpDenied::EnrolmentRequired.into());
         }
         self.require_code(who, code, true, meta).await?;
-        self.sessions
-            .mark_mfa_verified(who.tenant_id, who.session_id, now())
+        let sessions = &self.sessions;
+        self.audit
+            .change(
+                vec![Self::event(K::MfaStepUp, Outcome::Success, who, meta)],
+                async |audit| {
+                    sessions
+                        .mark_mfa_verified(who.tenant_id, who.session_id, now(), audit)
+                        .await
+                },
+            )
             .await?;
         self.auth.invalidate_session(who.session_id);
-        self.events
-            .publish(Self::event(K::MfaStepUp, Outcome::Success, who, meta));
         Ok(())
     }
 
@@ -300,18 +312,21 @@ impl MfaService {
         {
             Some(f) => {
                 if f == Factor::RecoveryCode {
-                    self.events.publish(Self::event(
-                        K::RecoveryCodeUsed,
-                        Outcome::Success,
-                        who,
-                        meta,
-                    ));
+                    self.audit
+                        .record(vec![Self::event(
+                            K::RecoveryCodeUsed,
+                            Outcome::Success,
+                            who,
+                            meta,
+                        )])
+                        .await?;
                 }
                 Ok(f)
             }
             None => {
-                self.events
-                    .publish(Self::event(K::MfaFailed, Outcome::Failure, who, meta));
+                self.audit
+                    .record(vec![Self::event(K::MfaFailed, Outcome::Failure, who, meta)])
+                    .await?;
                 let subject = Subject {
                     tenant: who.tenant_id,
                     user: who.user_id,

@@ -5,28 +5,29 @@ use std::sync::Arc;
 
 use isms_domain::access_policy::AccessPolicy;
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
-use isms_domain::ports::{EventSink, TenantPolicyRepository};
+use isms_domain::ports::TenantPolicyRepository;
 use isms_domain::principal::Principal;
 use isms_domain::rbac::Permission;
 use isms_domain::time::now;
 
 use crate::AppError;
+use crate::audit::AuditTrail;
 use crate::auth::AuthService;
 
 #[derive(Clone)]
 pub struct PolicyService {
     repo: Arc<dyn TenantPolicyRepository>,
     auth: AuthService,
-    events: Arc<dyn EventSink>,
+    audit: AuditTrail,
 }
 
 impl PolicyService {
     pub fn new(
         repo: Arc<dyn TenantPolicyRepository>,
         auth: AuthService,
-        events: Arc<dyn EventSink>,
+        audit: AuditTrail,
     ) -> Self {
-        Self { repo, auth, events }
+        Self { repo, auth, audit }
     }
 
     pub async fn get(&self, who: &Principal) -> Result<AccessPolicy, AppError> {
@@ -74,17 +75,19 @@ impl PolicyService {
             .access_policy(who.tenant_id)
             .await?
             .unwrap_or_default();
-        self.repo
-            .put_access_policy(who.tenant_id, &policy, now())
+        let event = SecurityEvent::new(K::AccessPolicyChanged, Outcome::Success, meta)
+            .tenant(who.tenant_id)
+            .actor(who.user_id)
+            .session(who.session_id)
+            .details(serde_json::json!({ "before": before, "after": policy }));
+        let repo = &self.repo;
+        self.audit
+            .change(vec![event], async |audit| {
+                repo.put_access_policy(who.tenant_id, &policy, now(), audit)
+                    .await
+            })
             .await?;
         self.auth.invalidate_policy(who.tenant_id);
-        self.events.publish(
-            SecurityEvent::new(K::AccessPolicyChanged, Outcome::Success, meta)
-                .tenant(who.tenant_id)
-                .actor(who.user_id)
-                .session(who.session_id)
-                .details(serde_json::json!({ "before": before, "after": policy })),
-        );
         Ok(policy)
     }
 }

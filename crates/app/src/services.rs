@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use isms_domain::ports::{
-    AccessTokenCodec, BootstrapRepository, EventSink, KeyWrapper, LimiterStore, MfaRepository,
-    PasswordHasher, SessionRepository, TenantPolicyRepository, TenantRepository, UserRepository,
+    AccessTokenCodec, AlertRepository, AuditPolicyRepository, AuditRepository, BootstrapRepository,
+    CheckpointSigner, EventSink, KeyWrapper, LimiterStore, MfaRepository, PasswordHasher,
+    SessionRepository, TenantPolicyRepository, TenantRepository, UserRepository,
 };
 
 use crate::AppError;
+use crate::audit::AuditTrail;
+use crate::audit_log::AuditLogService;
 use crate::auth::{AuthDeps, AuthService, AuthSettings};
 use crate::bootstrap::BootstrapService;
 use crate::lockout::{Lockout, LockoutSettings};
@@ -30,6 +33,10 @@ pub struct Ports {
     pub key_wrapper: Arc<dyn KeyWrapper>,
     pub limiter: Arc<dyn LimiterStore>,
     pub events: Arc<dyn EventSink>,
+    pub audit: Arc<dyn AuditRepository>,
+    pub audit_policies: Arc<dyn AuditPolicyRepository>,
+    pub alerts: Arc<dyn AlertRepository>,
+    pub checkpoint_signer: Arc<dyn CheckpointSigner>,
 }
 
 /// Settings of the identity services.
@@ -39,6 +46,8 @@ pub struct Settings {
     pub lockout: LockoutSettings,
     /// The issuer name authenticator apps show next to the account.
     pub mfa_issuer: String,
+    /// Prefix of every audit checkpoint's origin line.
+    pub audit_origin: String,
 }
 
 #[derive(Clone)]
@@ -50,24 +59,27 @@ pub struct Services {
     pub mfa: MfaService,
     pub policy: PolicyService,
     pub bootstrap: BootstrapService,
+    pub audit: AuditTrail,
+    pub audit_log: AuditLogService,
 }
 
 impl Services {
     pub async fn build(ports: Ports, settings: Settings) -> Result<Self, AppError> {
+        let trail = AuditTrail::new(
+            ports.audit.clone(),
+            ports.audit_policies.clone(),
+            ports.events.clone(),
+        );
         let users = UserService::new(ports.users.clone(), ports.hasher.clone());
         let factor = SecondFactor::new(ports.mfa.clone(), ports.key_wrapper.clone());
-        let lockout = Lockout::new(
-            ports.limiter.clone(),
-            ports.events.clone(),
-            settings.lockout,
-        );
+        let lockout = Lockout::new(ports.limiter.clone(), trail.clone(), settings.lockout);
         let auth = AuthService::new(
             AuthDeps {
                 users: ports.users.clone(),
                 sessions: ports.sessions.clone(),
                 hasher: ports.hasher.clone(),
                 tokens: ports.tokens,
-                events: ports.events.clone(),
+                audit: trail.clone(),
                 factor: factor.clone(),
                 lockout: lockout.clone(),
                 policies: ports.policies.clone(),
@@ -81,20 +93,30 @@ impl Services {
             users: ports.users.clone(),
             auth: auth.clone(),
             lockout,
-            events: ports.events.clone(),
+            audit: trail.clone(),
             issuer: settings.mfa_issuer,
         });
+        let audit_log = AuditLogService::new(
+            trail.clone(),
+            ports.audit_policies,
+            ports.alerts,
+            ports.checkpoint_signer,
+            auth.clone(),
+            settings.audit_origin,
+        );
         Ok(Self {
-            tenants: TenantService::new(ports.tenants),
-            policy: PolicyService::new(ports.policies, auth.clone(), ports.events.clone()),
+            tenants: TenantService::new(ports.tenants, trail.clone()),
+            policy: PolicyService::new(ports.policies, auth.clone(), trail.clone()),
             user_admin: UserAdmin::new(
                 ports.users,
                 users.clone(),
                 ports.hasher,
                 auth.clone(),
-                ports.events,
+                trail.clone(),
             ),
-            bootstrap: BootstrapService::new(ports.bootstrap, users.clone()),
+            bootstrap: BootstrapService::new(ports.bootstrap, users.clone(), trail.clone()),
+            audit: trail,
+            audit_log,
             users,
             auth,
             mfa,

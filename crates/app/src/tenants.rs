@@ -3,27 +3,38 @@
 use std::sync::Arc;
 
 use isms_domain::TenantId;
+use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
 use isms_domain::page::{Page, PageRequest};
 use isms_domain::ports::TenantRepository;
 use isms_domain::tenant::{Tenant, TenantName};
 
 use crate::AppError;
+use crate::audit::AuditTrail;
 
 #[derive(Clone)]
 pub struct TenantService {
     tenants: Arc<dyn TenantRepository>,
+    audit: AuditTrail,
 }
 
 impl TenantService {
-    pub fn new(tenants: Arc<dyn TenantRepository>) -> Self {
-        Self { tenants }
+    pub fn new(tenants: Arc<dyn TenantRepository>, audit: AuditTrail) -> Self {
+        Self { tenants, audit }
     }
 
     pub async fn create(&self, name: &str) -> Result<Tenant, AppError> {
         let name = TenantName::parse(name)
             .map_err(|e| AppError::validation("name", "invalid_tenant_name", e))?;
         let tenant = Tenant::new(name, isms_domain::time::now());
-        self.tenants.create(&tenant).await?;
+        let event = SecurityEvent::new(K::TenantCreated, Outcome::Success, &RequestMeta::default())
+            .tenant(tenant.id)
+            .details(serde_json::json!({ "via": "cli" }));
+        let tenants = &self.tenants;
+        self.audit
+            .change(vec![event], async |audit| {
+                tenants.create(&tenant, audit).await
+            })
+            .await?;
         tracing::info!(tenant_id = %tenant.id, "tenant.created");
         Ok(tenant)
     }

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
+use isms_domain::audit::AuditRecord;
 use isms_domain::email::Email;
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
 use isms_domain::page::{Page, PageRequest};
 use isms_domain::password_policy::check_password;
-use isms_domain::ports::{EventSink, PasswordHasher, UserRepository};
+use isms_domain::ports::{PasswordHasher, UserRepository};
 use isms_domain::principal::Principal;
 use isms_domain::rbac::Permission;
 use isms_domain::user::{NewUser, User, parse_display_name};
@@ -14,6 +15,7 @@ use isms_domain::{Role, TenantId, UserId};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::AppError;
+use crate::audit::AuditTrail;
 use crate::auth::AuthService;
 use crate::secrets::generate_password;
 
@@ -78,9 +80,25 @@ impl UserService {
         })
     }
 
-    pub async fn create(&self, cmd: CreateUser) -> Result<CreatedUser, AppError> {
+    /// Creates a user on an operator's behalf (the CLI), with its audit
+    /// record.
+    pub async fn create(
+        &self,
+        cmd: CreateUser,
+        trail: &AuditTrail,
+    ) -> Result<CreatedUser, AppError> {
         let created = self.prepare(cmd).await?;
-        self.users.create(&created.user).await?;
+        let user = &created.user;
+        let event = SecurityEvent::new(K::UserCreated, Outcome::Success, &RequestMeta::default())
+            .tenant(user.tenant_id)
+            .target(user.id)
+            .details(serde_json::json!({ "via": "cli", "role": user.role.as_str() }));
+        let users = &self.users;
+        trail
+            .change(vec![event], async |audit: &[AuditRecord]| {
+                users.create(user, audit).await
+            })
+            .await?;
         tracing::info!(user_id = %created.user.id, tenant_id = %created.user.tenant_id, role = %created.user.role, "user.created");
         Ok(created)
     }
@@ -103,7 +121,7 @@ pub struct UserAdmin {
     service: UserService,
     hasher: Arc<dyn PasswordHasher>,
     auth: AuthService,
-    events: Arc<dyn EventSink>,
+    audit: AuditTrail,
 }
 
 impl UserAdmin {
@@ -112,14 +130,14 @@ impl UserAdmin {
         service: UserService,
         hasher: Arc<dyn PasswordHasher>,
         auth: AuthService,
-        events: Arc<dyn EventSink>,
+        audit: AuditTrail,
     ) -> Self {
         Self {
             users,
             service,
             hasher,
             auth,
-            events,
+            audit,
         }
     }
 
@@ -146,9 +164,10 @@ impl UserAdmin {
         if !who.role.can_grant(role) {
             return Err(AppError::Forbidden("role_above_own"));
         }
-        let created = self
+        // The id is known only once prepared; the record names it.
+        let prepared = self
             .service
-            .create(CreateUser {
+            .prepare(CreateUser {
                 tenant_id: who.tenant_id,
                 email,
                 display_name,
@@ -156,11 +175,16 @@ impl UserAdmin {
                 password: Some(password),
             })
             .await?;
-        self.events.publish(
-            self.event(K::UserCreated, who, created.user.id, meta)
-                .details(serde_json::json!({ "role": role.as_str() })),
-        );
-        Ok(created.user)
+        let user = prepared.user;
+        let event = self
+            .event(K::UserCreated, who, user.id, meta)
+            .details(serde_json::json!({ "role": role.as_str(), "fields": ["email", "display_name", "role"] }));
+        let users = &self.users;
+        self.audit
+            .change(vec![event], async |audit| users.create(&user, audit).await)
+            .await?;
+        tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, role = %user.role, "user.created");
+        Ok(user)
     }
 
     pub async fn list(&self, who: &Principal, page: PageRequest) -> Result<Page<User>, AppError> {
@@ -235,23 +259,28 @@ impl UserAdmin {
             user.is_active = active;
         }
         user.updated_at = isms_domain::time::now();
-        self.users.update(&user).await?;
-        self.auth.invalidate_user(user.id);
+        let mut events = Vec::new();
         if user.role != old_role {
-            self.events
-                .publish(self.event(K::RoleChanged, who, id, meta).details(
-                    serde_json::json!({ "from": old_role.as_str(), "to": user.role.as_str() }),
-                ));
+            events.push(self.event(K::RoleChanged, who, id, meta).details(
+                serde_json::json!({ "from": old_role.as_str(), "to": user.role.as_str() }),
+            ));
         }
-        if was_active && !user.is_active {
-            self.auth.revoke_user_sessions(&user, None).await?;
-            self.events
-                .publish(self.event(K::UserDeactivated, who, id, meta));
+        let deactivated = was_active && !user.is_active;
+        if deactivated {
+            events.push(self.event(K::UserDeactivated, who, id, meta));
         } else if patch.display_name.is_some() || (!was_active && user.is_active) {
-            self.events.publish(
+            events.push(
                 self.event(K::UserUpdated, who, id, meta)
                     .details(serde_json::json!({ "fields": changed_fields(&patch) })),
             );
+        }
+        let users = &self.users;
+        self.audit
+            .change(events, async |audit| users.update(&user, audit).await)
+            .await?;
+        self.auth.invalidate_user(user.id);
+        if deactivated {
+            self.auth.revoke_user_sessions(&user, None).await?;
         }
         Ok(user)
     }
@@ -276,10 +305,14 @@ impl UserAdmin {
             return Err(AppError::Forbidden("role_above_own"));
         }
         self.auth.require_step_up(who)?;
-        self.users.soft_delete(who.tenant_id, id).await?;
+        let users = &self.users;
+        self.audit
+            .change(
+                vec![self.event(K::UserDeleted, who, id, meta)],
+                async |audit| users.soft_delete(who.tenant_id, id, audit).await,
+            )
+            .await?;
         self.auth.revoke_user_sessions(&user, None).await?;
-        self.events
-            .publish(self.event(K::UserDeleted, who, id, meta));
         Ok(())
     }
 
@@ -312,12 +345,16 @@ impl UserAdmin {
         user.password_changed_at = Some(now);
         user.password_must_change = false;
         user.updated_at = now;
-        self.users.update(&user).await?;
+        let users = &self.users;
+        self.audit
+            .change(
+                vec![self.event(K::PasswordChanged, who, who.user_id, meta)],
+                async |audit| users.update(&user, audit).await,
+            )
+            .await?;
         self.auth
             .revoke_user_sessions(&user, Some(who.session_id))
             .await?;
-        self.events
-            .publish(self.event(K::PasswordChanged, who, who.user_id, meta));
         Ok(())
     }
 }
@@ -333,10 +370,12 @@ impl UserAdmin {
         who.require(Permission::UsersWrite)?;
         let user = self.users.get(who.tenant_id, id).await?;
         let was_locked = self.auth.lockout().unlock(user.email.as_str()).await?;
-        self.events.publish(
-            self.event(K::AccountUnlocked, who, id, meta)
-                .details(serde_json::json!({ "was_locked": was_locked })),
-        );
+        self.audit
+            .record(vec![
+                self.event(K::AccountUnlocked, who, id, meta)
+                    .details(serde_json::json!({ "was_locked": was_locked })),
+            ])
+            .await?;
         Ok(())
     }
 }

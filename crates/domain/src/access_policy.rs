@@ -133,7 +133,7 @@ impl AccessPolicy {
 }
 
 impl AllowedHours {
-    fn allows(&self, at: DateTime<Utc>) -> bool {
+    pub fn allows(&self, at: DateTime<Utc>) -> bool {
         let local = at.with_timezone(&self.time_zone.0);
         let day = Day(local.weekday());
         let time = NaiveTime::from_hms_opt(local.hour(), local.minute(), local.second())

@@ -34,6 +34,11 @@ pub enum SecurityEventKind {
     MfaStepUp,
     RecoveryCodeUsed,
     AccessPolicyChanged,
+    TenantCreated,
+    SigningKeyRotated,
+    AuditPolicyChanged,
+    AlertAcknowledged,
+    AuditVerified,
 }
 
 impl SecurityEventKind {
@@ -63,11 +68,16 @@ impl SecurityEventKind {
             Self::MfaStepUp => "mfa_step_up",
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::AccessPolicyChanged => "access_policy_changed",
+            Self::TenantCreated => "tenant_created",
+            Self::SigningKeyRotated => "signing_key_rotated",
+            Self::AuditPolicyChanged => "audit_policy_changed",
+            Self::AlertAcknowledged => "alert_acknowledged",
+            Self::AuditVerified => "audit_verified",
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Success,
@@ -76,6 +86,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "success" => Some(Self::Success),
+            "failure" => Some(Self::Failure),
+            "denied" => Some(Self::Denied),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",

@@ -34,7 +34,11 @@ pub enum RepoError {
 #[async_trait]
 pub trait TenantRepository: Send + Sync {
     /// Fails with `Conflict("tenant_name")` when the name is taken.
-    async fn create(&self, tenant: &Tenant) -> Result<(), RepoError>;
+    async fn create(
+        &self,
+        tenant: &Tenant,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
     async fn get(&self, id: TenantId) -> Result<Tenant, RepoError>;
     /// Case-insensitive lookup by name.
     async fn find_by_name(&self, name: &str) -> Result<Option<Tenant>, RepoError>;
@@ -47,14 +51,27 @@ pub trait TenantRepository: Send + Sync {
 #[async_trait]
 pub trait UserRepository: Send + Sync {
     /// Fails with `Conflict("email")` when a live user has the address.
-    async fn create(&self, user: &User) -> Result<(), RepoError>;
+    async fn create(
+        &self,
+        user: &User,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
     async fn get(&self, tenant: TenantId, id: UserId) -> Result<User, RepoError>;
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError>;
     async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<User>, RepoError>;
     /// Writes every mutable field of `user`; `NotFound` if it is missing,
     /// deleted or in another tenant.
-    async fn update(&self, user: &User) -> Result<(), RepoError>;
-    async fn soft_delete(&self, tenant: TenantId, id: UserId) -> Result<(), RepoError>;
+    async fn update(
+        &self,
+        user: &User,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
+    async fn soft_delete(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
 }
 
 /// First-start provisioning, atomic across processes sharing one database.
@@ -63,7 +80,12 @@ pub trait BootstrapRepository: Send + Sync {
     async fn is_bootstrapped(&self) -> Result<bool, RepoError>;
     /// Creates `tenant` and `admin` unless the server was bootstrapped
     /// before; returns whether it did.
-    async fn bootstrap(&self, tenant: &Tenant, admin: &User) -> Result<bool, RepoError>;
+    async fn bootstrap(
+        &self,
+        tenant: &Tenant,
+        admin: &User,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<bool, RepoError>;
 }
 
 /// Liveness of the store for readiness probes.
@@ -114,7 +136,12 @@ pub enum RotateOutcome {
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
     /// Stores a new session with its first refresh token, atomically.
-    async fn create(&self, session: &Session, first: &RefreshTokenRecord) -> Result<(), RepoError>;
+    async fn create(
+        &self,
+        session: &Session,
+        first: &RefreshTokenRecord,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
     async fn get(&self, tenant: TenantId, id: SessionId) -> Result<Session, RepoError>;
     /// Live (unrevoked, unexpired) sessions of a user, newest first.
     async fn list_live(
@@ -132,6 +159,7 @@ pub trait SessionRepository: Send + Sync {
         tenant: TenantId,
         id: SessionId,
         at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
     ) -> Result<bool, RepoError>;
     /// Revokes every live session of a user except `keep`; returns their ids.
     async fn revoke_all_for_user(
@@ -140,6 +168,7 @@ pub trait SessionRepository: Send + Sync {
         user: UserId,
         keep: Option<SessionId>,
         at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
     ) -> Result<Vec<SessionId>, RepoError>;
     /// The stored token with this hash and its session, if any.
     async fn find_refresh(
@@ -148,12 +177,14 @@ pub trait SessionRepository: Send + Sync {
     ) -> Result<Option<(RefreshTokenRecord, Session)>, RepoError>;
     /// Atomically marks the presented token rotated and stores its
     /// successor; exactly one of several concurrent callers succeeds, the
-    /// others get `Reused` and the family is revoked.
+    /// others get `Reused` and the family is revoked. `audit` is appended
+    /// in the same transaction only when the token was rotated.
     async fn rotate_refresh(
         &self,
         presented: &[u8; 32],
         successor: &RefreshTokenRecord,
         now: Timestamp,
+        audit: &[crate::audit::AuditRecord],
     ) -> Result<RotateOutcome, RepoError>;
     /// Records a second-factor verification for the session (login with
     /// MFA or step-up).
@@ -162,6 +193,7 @@ pub trait SessionRepository: Send + Sync {
         tenant: TenantId,
         id: SessionId,
         at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
     ) -> Result<(), RepoError>;
 }
 
@@ -186,6 +218,7 @@ pub trait MfaRepository: Send + Sync {
         step: i64,
         recovery_hashes: &[[u8; 32]],
         at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
     ) -> Result<bool, RepoError>;
     /// Records `step` as used on the active enrolment iff it is newer than
     /// every step used before; `false` on replay.
@@ -196,7 +229,12 @@ pub trait MfaRepository: Send + Sync {
         step: i64,
     ) -> Result<bool, RepoError>;
     /// Removes the enrolment (pending or active) and the recovery codes.
-    async fn delete_totp(&self, tenant: TenantId, user: UserId) -> Result<(), RepoError>;
+    async fn delete_totp(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
     /// Spends an unused recovery code; `false` when none matches.
     async fn use_recovery_code(
         &self,
@@ -231,13 +269,18 @@ pub trait TenantPolicyRepository: Send + Sync {
         tenant: TenantId,
         policy: &crate::access_policy::AccessPolicy,
         at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
     ) -> Result<(), RepoError>;
 }
 
 /// Token-signing keys (server-wide).
 #[async_trait]
 pub trait SigningKeyRepository: Send + Sync {
-    async fn insert(&self, key: &SigningKeyRecord) -> Result<(), RepoError>;
+    async fn insert(
+        &self,
+        key: &SigningKeyRecord,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
     /// Keys that still verify at `now`, newest first.
     async fn list_verifying(&self, now: Timestamp) -> Result<Vec<SigningKeyRecord>, RepoError>;
     /// Retires every signing key except `keep`.
@@ -340,4 +383,239 @@ pub trait LimiterStore: Send + Sync {
     async fn clear(&self, key: &str) -> Result<(), LimiterError>;
     /// The backend answering now: `redis` or `in-process`.
     fn backend(&self) -> &'static str;
+}
+
+/// A log's head: how many entries it holds and the root over them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditHead {
+    pub log_id: crate::audit::LogId,
+    pub size: u64,
+    pub root_hash: crate::audit::Hash,
+}
+
+/// A signed checkpoint as stored: the parsed values and the full note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub log_id: crate::audit::LogId,
+    pub checkpoint: crate::audit::Checkpoint,
+    pub key_id: String,
+    pub note: String,
+}
+
+/// Filters of the audit query API; every one optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub event_type: Option<String>,
+    pub actor_user_id: Option<UserId>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub outcome: Option<crate::events::Outcome>,
+    pub min_risk: Option<u8>,
+    pub flag: Option<crate::audit::ComplianceFlag>,
+    /// Newest first; continue below this sequence number.
+    pub before_seq: Option<u64>,
+    pub limit: u32,
+}
+
+/// The append-only audit logs. Appends of records that accompany a change
+/// happen inside that change's transaction (the mutating methods of the
+/// other repositories take them); `append` is for events that change
+/// nothing else.
+#[async_trait]
+pub trait AuditRepository: Send + Sync {
+    /// Appends in a transaction of its own; returns the stored entries.
+    async fn append(
+        &self,
+        records: &[crate::audit::AuditRecord],
+    ) -> Result<Vec<crate::audit::AuditEntry>, RepoError>;
+    /// Size 0 with the empty root when the log has no entries yet.
+    async fn head(&self, log: &crate::audit::LogId) -> Result<AuditHead, RepoError>;
+    /// Every log with at least one entry.
+    async fn logs(&self) -> Result<Vec<AuditHead>, RepoError>;
+    /// The stored perfect-subtree hashes among `ids` (missing ones omitted).
+    async fn nodes(
+        &self,
+        log: &crate::audit::LogId,
+        ids: &[crate::audit::NodeId],
+    ) -> Result<Vec<(crate::audit::NodeId, crate::audit::Hash)>, RepoError>;
+    /// Entries with `from <= seq`, ascending, at most `limit`, each with the
+    /// leaf hash stored beside it.
+    async fn scan(
+        &self,
+        log: &crate::audit::LogId,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<(crate::audit::AuditEntry, crate::audit::Hash)>, RepoError>;
+    /// Newest first; one more than `filter.limit` tells a next page exists.
+    async fn query(
+        &self,
+        log: &crate::audit::LogId,
+        filter: &AuditFilter,
+    ) -> Result<Vec<crate::audit::AuditEntry>, RepoError>;
+    async fn get(
+        &self,
+        log: &crate::audit::LogId,
+        id: uuid::Uuid,
+    ) -> Result<crate::audit::AuditEntry, RepoError>;
+    /// Failed or denied entries since `since` from this IP or by (or
+    /// against) this actor.
+    async fn recent_failures(
+        &self,
+        log: &crate::audit::LogId,
+        ip: Option<&str>,
+        actor: Option<UserId>,
+        since: Timestamp,
+    ) -> Result<u32, RepoError>;
+    /// `false` when a checkpoint of that size exists already.
+    async fn put_checkpoint(&self, cp: &StoredCheckpoint) -> Result<bool, RepoError>;
+    async fn latest_checkpoint(
+        &self,
+        log: &crate::audit::LogId,
+    ) -> Result<Option<StoredCheckpoint>, RepoError>;
+    /// Every checkpoint of the log, by ascending size.
+    async fn checkpoints(
+        &self,
+        log: &crate::audit::LogId,
+    ) -> Result<Vec<StoredCheckpoint>, RepoError>;
+}
+
+/// The Ed25519 key that signs audit checkpoints (server-wide).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditKeyRecord {
+    pub key_id: String,
+    pub key_name: String,
+    pub public_key: [u8; 32],
+    pub wrapped_private_key: Vec<u8>,
+    pub created_at: Timestamp,
+    pub retired_at: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait AuditKeyRepository: Send + Sync {
+    /// Every key, newest first (retired ones still verify old checkpoints).
+    async fn list(&self) -> Result<Vec<AuditKeyRecord>, RepoError>;
+    /// Stores the first key unless one exists (several instances may race
+    /// on first start); returns the key in force afterwards.
+    async fn insert_first(&self, key: &AuditKeyRecord) -> Result<AuditKeyRecord, RepoError>;
+}
+
+/// A stored alert raised by a critical audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRecord {
+    pub id: uuid::Uuid,
+    pub tenant_id: Option<TenantId>,
+    pub log_id: crate::audit::LogId,
+    pub entry_seq: u64,
+    pub entry_id: uuid::Uuid,
+    pub severity: crate::audit::AlertSeverity,
+    pub event_type: String,
+    pub risk_score: u8,
+    pub description: String,
+    pub required_actions: Vec<String>,
+    pub created_at: Timestamp,
+    pub acknowledged_at: Option<Timestamp>,
+    pub acknowledged_by: Option<UserId>,
+    pub ack_comment: Option<String>,
+}
+
+/// One alert's delivery to one webhook target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub id: uuid::Uuid,
+    pub alert_id: uuid::Uuid,
+    pub tenant_id: Option<TenantId>,
+    pub target: String,
+    /// `pending`, `delivered` or `failed` (gave up).
+    pub status: String,
+    pub attempts: u32,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[async_trait]
+pub trait AlertRepository: Send + Sync {
+    /// Schedules one pending delivery per target for up to `limit` alerts
+    /// not yet scheduled (server-wide); returns how many alerts it took.
+    /// Alerts themselves are written by the audit append that raised them.
+    async fn schedule_deliveries(
+        &self,
+        targets: &[String],
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<u32, RepoError>;
+    /// Newest first, keyset-paginated by id.
+    async fn list(
+        &self,
+        tenant: TenantId,
+        unacknowledged_only: bool,
+        page: PageRequest,
+    ) -> Result<Page<AlertRecord>, RepoError>;
+    async fn get(&self, tenant: TenantId, id: uuid::Uuid) -> Result<AlertRecord, RepoError>;
+    /// `false` when it was acknowledged already.
+    async fn acknowledge(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        by: UserId,
+        comment: Option<&str>,
+        at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<bool, RepoError>;
+    /// Pending deliveries due at `now` (server-wide), oldest first.
+    async fn due_deliveries(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, RepoError>;
+    /// Records one attempt's result.
+    async fn record_delivery(&self, d: &WebhookDelivery) -> Result<(), RepoError>;
+    async fn deliveries(
+        &self,
+        tenant: TenantId,
+        alert: uuid::Uuid,
+    ) -> Result<Vec<WebhookDelivery>, RepoError>;
+}
+
+/// Per-tenant audit policy (suspicious IPs, business hours, risk table).
+#[async_trait]
+pub trait AuditPolicyRepository: Send + Sync {
+    async fn get(&self, tenant: TenantId) -> Result<Option<crate::audit::AuditPolicy>, RepoError>;
+    async fn put(
+        &self,
+        tenant: TenantId,
+        policy: &crate::audit::AuditPolicy,
+        at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
+}
+
+/// Signs audit checkpoints (the Ed25519 log key, held by infrastructure).
+pub trait CheckpointSigner: Send + Sync {
+    /// The signed-note key name, e.g. `isms.example/audit`.
+    fn key_name(&self) -> &str;
+    /// The id under which the signing key is stored.
+    fn key_id(&self) -> &str;
+    fn public_key(&self) -> [u8; 32];
+    /// The full signed note for a checkpoint body.
+    fn sign_note(&self, body: &str) -> String;
+    /// Every key that verifies stored checkpoints (current and retired):
+    /// key name and public key.
+    fn verifying_keys(&self) -> Vec<(String, [u8; 32])>;
+}
+
+/// Sends one webhook request (HTTP POST with a JSON body).
+#[async_trait]
+pub trait WebhookTransport: Send + Sync {
+    /// The response status, or why no response came.
+    async fn post(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        headers: Vec<(&'static str, String)>,
+    ) -> Result<u16, String>;
 }

@@ -41,6 +41,8 @@ permissions! {
     RisksApproveHigh => "risks:approve_high": "Approve treatment of HIGH risks.",
     RisksApproveCritical => "risks:approve_critical": "Approve treatment of CRITICAL risks.",
     AuditRead => "audit:read": "Read and verify the audit log.",
+    AlertsRead => "alerts:read": "Read security alerts and their webhook deliveries.",
+    AlertsAcknowledge => "alerts:ack": "Acknowledge security alerts.",
     ComplianceRead => "compliance:read": "Read compliance results, reports and the SoA.",
     ComplianceWrite => "compliance:write": "Run compliance checks and change the SoA.",
     DataReadInternal => "data:read_internal": "Decrypt public and internal data.",
@@ -83,10 +85,13 @@ const MANAGER_EXTRA: &[Permission] = &[
     P::ComplianceRead,
     P::ComplianceWrite,
     P::DataReadConfidential,
+    P::AlertsRead,
+    P::AlertsAcknowledge,
 ];
 const AUDITOR_EXTRA: &[Permission] = &[
     P::UsersRead,
     P::AuditRead,
+    P::AlertsRead,
     P::ComplianceRead,
     P::DataReadConfidential,
     P::KeysRead,

@@ -91,7 +91,7 @@ impl KeyRing {
         };
         ring.reload().await?;
         if ring.current().signer.is_none() {
-            ring.insert_new_key().await?;
+            ring.insert_new_key(&[]).await?;
             ring.reload().await?;
         }
         Ok(ring)
@@ -104,7 +104,10 @@ impl KeyRing {
         }
     }
 
-    async fn insert_new_key(&self) -> Result<String, KeyRingError> {
+    async fn insert_new_key(
+        &self,
+        audit: &[isms_domain::audit::AuditRecord],
+    ) -> Result<String, KeyRingError> {
         let key = SigningKey::generate(&mut OsRng);
         let kid = uuid::Uuid::now_v7().to_string();
         let secret = Zeroizing::new(key.to_bytes());
@@ -113,14 +116,17 @@ impl KeyRing {
             .wrap(secret.as_ref(), &signing_key_aad(&kid))
             .map_err(|_| KeyRingError::Unwrap)?;
         self.repo
-            .insert(&SigningKeyRecord {
-                kid: kid.clone(),
-                public_key: key.verifying_key().to_bytes().to_vec(),
-                wrapped_private_key: wrapped,
-                created_at: isms_domain::time::now(),
-                retired_at: None,
-                verify_until: None,
-            })
+            .insert(
+                &SigningKeyRecord {
+                    kid: kid.clone(),
+                    public_key: key.verifying_key().to_bytes().to_vec(),
+                    wrapped_private_key: wrapped,
+                    created_at: isms_domain::time::now(),
+                    retired_at: None,
+                    verify_until: None,
+                },
+                audit,
+            )
             .await?;
         Ok(kid)
     }
@@ -170,8 +176,12 @@ impl KeyRing {
     /// Starts signing with a new key. Tokens signed by the old keys stay
     /// valid until they expire: the old keys keep verifying (and stay in
     /// the JWKS) for the token lifetime plus leeway.
-    pub async fn rotate(&self) -> Result<String, KeyRingError> {
-        let kid = self.insert_new_key().await?;
+    /// Starts signing with a new key; `audit` is stored with it.
+    pub async fn rotate(
+        &self,
+        audit: &[isms_domain::audit::AuditRecord],
+    ) -> Result<String, KeyRingError> {
+        let kid = self.insert_new_key(audit).await?;
         let now = isms_domain::time::now();
         let verify_until = now + self.settings.access_ttl + self.settings.leeway;
         self.repo.retire_others(&kid, now, verify_until).await?;

@@ -1,10 +1,12 @@
 //! Infrastructure adapters that are neither storage nor HTTP: password
 //! hashing, the master key and token signing.
 
+pub mod audit_key;
 pub mod jwt;
 pub mod limiter;
 pub mod master_key;
 pub mod password;
+pub mod webhook;
 
 pub use jwt::{JwtSettings, KeyRing};
 pub use master_key::{MasterKey, MasterKeySource};

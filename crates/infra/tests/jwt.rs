@@ -20,7 +20,11 @@ struct MemKeys(Mutex<Vec<SigningKeyRecord>>);
 
 #[async_trait]
 impl SigningKeyRepository for MemKeys {
-    async fn insert(&self, key: &SigningKeyRecord) -> Result<(), RepoError> {
+    async fn insert(
+        &self,
+        key: &SigningKeyRecord,
+        _audit: &[isms_domain::audit::AuditRecord],
+    ) -> Result<(), RepoError> {
         self.0.lock().unwrap().push(key.clone());
         Ok(())
     }
@@ -228,7 +232,7 @@ async fn rotation_keeps_old_tokens_valid_until_they_expire() {
     let old = ring.sign(&claims(t.timestamp())).unwrap();
     let old_kid = parts(&old).0["kid"].as_str().unwrap().to_owned();
 
-    let new_kid = ring.rotate().await.unwrap();
+    let new_kid = ring.rotate(&[]).await.unwrap();
     assert_ne!(new_kid, old_kid);
     let new = ring.sign(&claims(t.timestamp())).unwrap();
     assert_eq!(parts(&new).0["kid"], new_kid.as_str());

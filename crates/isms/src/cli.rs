@@ -34,9 +34,35 @@ pub enum Command {
     /// Manage keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Verify and export the tamper-evident audit logs.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Re-hash every audit log, rebuild its Merkle tree and check every
+    /// signed checkpoint; exit 0 only when all verify. With --file, verify
+    /// an export offline instead (no database needed).
+    Verify {
+        /// An export written by `isms audit export`.
+        #[arg(long, requires = "pubkey", value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The log's verifier key (`GET /api/v1/audit/log-key`,
+        /// `verifier_key`).
+        #[arg(long, requires = "file", value_name = "KEY")]
+        pubkey: Option<String>,
+    },
+    /// Write a tenant's log (entries and checkpoints) as JSON lines to
+    /// stdout.
+    Export {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

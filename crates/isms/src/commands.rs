@@ -93,13 +93,16 @@ pub async fn user_create(
     let created = services
         .app
         .users
-        .create(CreateUser {
-            tenant_id: tenant.id,
-            email: args.email.to_owned(),
-            display_name: args.display_name,
-            role: args.role,
-            password,
-        })
+        .create(
+            CreateUser {
+                tenant_id: tenant.id,
+                email: args.email.to_owned(),
+                display_name: args.display_name,
+                role: args.role,
+                password,
+            },
+            &services.app.audit,
+        )
         .await
         .map_err(describe)?;
     writeln!(out, "{}", created.user.id)?;
@@ -138,11 +141,24 @@ fn describe(e: AppError) -> anyhow::Error {
 /// within a minute, or at once when they meet a token signed with it).
 pub async fn keys_rotate_signing(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> {
     let services = wiring::connect(config, config.auto_migrate).await?;
+    let event = isms_domain::events::SecurityEvent::new(
+        isms_domain::events::SecurityEventKind::SigningKeyRotated,
+        isms_domain::events::Outcome::Success,
+        &isms_domain::events::RequestMeta::default(),
+    )
+    .details(serde_json::json!({ "via": "cli", "key": "access_token_signing" }));
+    let records = services
+        .app
+        .audit
+        .prepare(std::slice::from_ref(&event))
+        .await
+        .map_err(describe)?;
     let kid = services
         .keys
-        .rotate()
+        .rotate(&records)
         .await
         .context("rotating the signing key")?;
+    services.app.audit.committed(vec![event]);
     writeln!(out, "{kid}")?;
     services.store.close().await;
     Ok(())

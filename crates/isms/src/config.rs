@@ -247,6 +247,36 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "issuer name authenticator apps show for TOTP entries",
     ),
     (
+        "ISMS_AUDIT_ORIGIN",
+        "audit_origin",
+        "isms.local/audit",
+        "signed-note key name of the audit log key and prefix of every checkpoint's origin line",
+    ),
+    (
+        "ISMS_AUDIT_CHECKPOINT_INTERVAL_SECS",
+        "audit_checkpoint_interval_secs",
+        "10",
+        "a log that grew is checkpointed at least this often",
+    ),
+    (
+        "ISMS_AUDIT_CHECKPOINT_MAX_ENTRIES",
+        "audit_checkpoint_max_entries",
+        "1000",
+        "a log is checkpointed as soon as this many entries arrived since its last checkpoint",
+    ),
+    (
+        "ISMS_WEBHOOK_URLS",
+        "webhook_urls",
+        "",
+        "comma-separated http(s) URLs that receive every alert",
+    ),
+    (
+        "ISMS_WEBHOOK_SECRET",
+        "webhook_secret",
+        "",
+        "HMAC-SHA256 key (at least 32 characters) that signs webhook bodies",
+    ),
+    (
         "ISMS_METRICS_ALLOWED_CIDRS",
         "metrics_allowed_cidrs",
         "127.0.0.0/8,::1/128",
@@ -318,6 +348,11 @@ pub struct Config {
     pub mfa_issuer: String,
     pub metrics_allowed_cidrs: Vec<ipnet::IpNet>,
     pub metrics_token: Option<secrecy::SecretString>,
+    pub audit_origin: String,
+    pub audit_checkpoint_interval: Duration,
+    pub audit_checkpoint_max_entries: u32,
+    pub webhook_urls: Vec<String>,
+    pub webhook_secret: Option<secrecy::SecretString>,
 }
 
 /// A configuration problem, naming the key at fault.
@@ -484,7 +519,23 @@ impl Config {
                 "127.0.0.0/8,::1/128",
                 parse_cidrs,
             )?,
-            metrics_token: metrics_token(raw)?,
+            metrics_token: long_secret(raw, "ISMS_METRICS_TOKEN")?,
+            audit_origin: parse(raw, "ISMS_AUDIT_ORIGIN", "isms.local/audit", parse_origin)?,
+            audit_checkpoint_interval: secs(
+                raw,
+                "ISMS_AUDIT_CHECKPOINT_INTERVAL_SECS",
+                "10",
+                1,
+                86_400,
+            )?,
+            audit_checkpoint_max_entries: count(
+                raw,
+                "ISMS_AUDIT_CHECKPOINT_MAX_ENTRIES",
+                "1000",
+                10_000_000,
+            )?,
+            webhook_urls: parse(raw, "ISMS_WEBHOOK_URLS", "", parse_webhook_urls)?,
+            webhook_secret: long_secret(raw, "ISMS_WEBHOOK_SECRET")?,
         })
     }
 }
@@ -530,10 +581,35 @@ fn parse_key_prefix(v: &str) -> Result<String, String> {
     }
 }
 
-fn metrics_token(raw: &Raw) -> Result<Option<secrecy::SecretString>, ConfigError> {
-    match raw.get("ISMS_METRICS_TOKEN") {
-        None => Ok(None),
-        Some(("", _)) => Ok(None),
+/// A signed-note key name: printable, no spaces or `+` (the verifier key
+/// format separates fields with `+`).
+fn parse_origin(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic() && c != '+');
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err("expected 1-128 printable characters without spaces or `+`, e.g. `isms.example.com/audit`".to_owned())
+    }
+}
+
+fn parse_webhook_urls(v: &str) -> Result<Vec<String>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let url = url::Url::parse(s).map_err(|_| format!("not a URL: {s}"))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(format!("expected an http(s) URL: {s}"));
+            }
+            Ok(url.to_string())
+        })
+        .collect()
+}
+
+/// An optional secret of at least 32 characters (tokens, HMAC keys).
+fn long_secret(raw: &Raw, key: &'static str) -> Result<Option<secrecy::SecretString>, ConfigError> {
+    match raw.get(key) {
+        None | Some(("", _)) => Ok(None),
         // Never echo the value: it is a secret.
         Some((value, src)) if value.trim().len() < 32 => Err(ConfigError::new(
             src,

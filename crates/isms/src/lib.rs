@@ -2,9 +2,11 @@
 //! services, the server lifecycle and the CLI commands. Integration tests
 //! start the server through `server::spawn`, the same path `main` takes.
 
+pub mod audit_cli;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod jobs;
 pub mod json_log;
 pub mod logging;
 pub mod server;

@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use isms::cli::{Cli, Command, ConfigCommand, KeysCommand, TenantCommand, UserCommand};
+use isms::cli::{
+    AuditCommand, Cli, Command, ConfigCommand, KeysCommand, TenantCommand, UserCommand,
+};
 use isms::commands::{self, UserArgs};
 use isms::config::Config;
 
@@ -59,6 +61,20 @@ fn main() -> ExitCode {
             }
             Command::Keys(KeysCommand::RotateSigning) => {
                 commands::keys_rotate_signing(&config, &mut out).await
+            }
+            Command::Audit(AuditCommand::Verify {
+                file: Some(file),
+                pubkey: Some(pubkey),
+            }) => {
+                let f = std::fs::File::open(&file)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                isms::audit_cli::verify_file(&mut std::io::BufReader::new(f), &pubkey, &mut out)
+            }
+            Command::Audit(AuditCommand::Verify { .. }) => {
+                isms::audit_cli::verify_database(&config, &mut out).await
+            }
+            Command::Audit(AuditCommand::Export { tenant }) => {
+                isms::audit_cli::export(&config, &tenant, &mut out).await
             }
             Command::Config(ConfigCommand::Check) => {
                 println!("configuration ok (database: {})", config.database_url);

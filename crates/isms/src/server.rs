@@ -34,6 +34,7 @@ pub fn app_router(config: &Config, services: &Services) -> axum::Router {
         users: services.app.user_admin.clone(),
         mfa: services.app.mfa.clone(),
         policy: services.app.policy.clone(),
+        audit: services.app.audit_log.clone(),
         limiter: RateLimiter {
             store: services.limiter.clone(),
             quotas: TierQuotas {
@@ -132,9 +133,11 @@ pub async fn spawn(config: Config, out: &mut (dyn Write + Send)) -> anyhow::Resu
             }
         }
     });
+    let jobs = crate::jobs::start(&config, &services);
     let task = tokio::spawn(async move {
         let result = serve(listener, router, async { drop(rx.await) }, grace).await;
         reload.abort();
+        jobs.stop().await;
         services.store.close().await;
         result
     });

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use isms_app::alerts::AlertDispatcher;
 use isms_app::auth::AuthSettings;
 use isms_app::events::{EventBus, LogSink};
 use isms_app::lockout::LockoutSettings;
 use isms_app::services::{Ports, Services as AppServices, Settings};
 use isms_domain::session::SessionPolicy;
+use isms_infra::audit_key::AuditKeyRing;
 use isms_infra::limiter::ResilientLimiter;
 use isms_infra::{Argon2Hasher, JwtSettings, KeyRing, MasterKey, MasterKeySource};
 use isms_store::{Store, StoreOptions};
@@ -28,6 +30,7 @@ pub struct Services {
     /// Prometheus metrics; also a subscriber of the event bus.
     pub metrics: Arc<isms_api::metrics::Metrics>,
     pub app: AppServices,
+    pub alerts: AlertDispatcher,
 }
 
 /// How often a limiter that fell back to in-process counting asks Redis
@@ -96,6 +99,11 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         REDIS_PROBE_INTERVAL,
     );
     let metrics = isms_api::metrics::Metrics::new().context("registering metrics")?;
+    let audit_key = Arc::new(
+        AuditKeyRing::open(store.audit_keys(), master.clone(), &config.audit_origin)
+            .await
+            .context("audit log key (is this the right master key?)")?,
+    );
     let ports = Ports {
         tenants: store.tenants(),
         users: store.users(),
@@ -107,6 +115,10 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         tokens: keys.clone(),
         key_wrapper: master,
         limiter: limiter.clone(),
+        audit: store.audit(),
+        audit_policies: store.audit_policies(),
+        alerts: store.alerts(),
+        checkpoint_signer: audit_key,
         events: Arc::new(
             EventBus::new()
                 .subscribe(Arc::new(LogSink))
@@ -134,15 +146,24 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
             ip_window: config.lockout_ip_window,
         },
         mfa_issuer: config.mfa_issuer.clone(),
+        audit_origin: config.audit_origin.clone(),
     };
     let app = AppServices::build(ports, settings)
         .await
         .map_err(|e| anyhow::anyhow!("building services: {e}"))?;
+    let alerts = AlertDispatcher::new(
+        store.alerts(),
+        store.audit(),
+        Arc::new(isms_infra::webhook::HttpWebhook::new().map_err(anyhow::Error::msg)?),
+        config.webhook_urls.clone(),
+        config.webhook_secret.clone(),
+    );
     Ok(Services {
         store,
         keys,
         limiter,
         metrics,
         app,
+        alerts,
     })
 }

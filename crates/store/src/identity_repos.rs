@@ -16,6 +16,7 @@ macro_rules! impl_identity_repositories {
                 &self,
                 s: &isms_domain::session::Session,
                 first: &isms_domain::auth::RefreshTokenRecord,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
                 let mut tx = self.tx(crate::scope::Scope::Tenant(s.tenant_id)).await?;
                 sqlx::query(
@@ -36,6 +37,7 @@ macro_rules! impl_identity_repositories {
                 .await
                 .map_err(crate::error::map)?;
                 crate::identity_repos::insert_refresh!(&mut *tx, first)?;
+                crate::audit_append::append_audit!(tx, audit)?;
                 tx.commit().await.map_err(crate::error::map)
             }
 
@@ -104,8 +106,9 @@ macro_rules! impl_identity_repositories {
                 tenant: isms_domain::TenantId,
                 id: isms_domain::SessionId,
                 at: isms_domain::time::Timestamp,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<bool, isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
                     let done = sqlx::query(
                         "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
                     )
@@ -115,7 +118,11 @@ macro_rules! impl_identity_repositories {
                     .execute(&mut *c)
                     .await
                     .map_err(crate::error::map)?;
-                    Ok(done.rows_affected() == 1)
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    crate::audit_append::append_audit!(c, audit)?;
+                    Ok(true)
                 })
             }
 
@@ -125,8 +132,9 @@ macro_rules! impl_identity_repositories {
                 user: isms_domain::UserId,
                 keep: Option<isms_domain::SessionId>,
                 at: isms_domain::time::Timestamp,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<Vec<isms_domain::SessionId>, isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
                     let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
                         "UPDATE sessions SET revoked_at = $4 WHERE tenant_id = $1 AND user_id = $2 \
                          AND revoked_at IS NULL AND expires_at > $4 AND ($3 IS NULL OR id <> $3) RETURNING id",
@@ -138,6 +146,7 @@ macro_rules! impl_identity_repositories {
                     .fetch_all(&mut *c)
                     .await
                     .map_err(crate::error::map)?;
+                    crate::audit_append::append_audit!(c, audit)?;
                     Ok(ids.into_iter().map(Into::into).collect())
                 })
             }
@@ -170,6 +179,7 @@ macro_rules! impl_identity_repositories {
                 presented: &[u8; 32],
                 successor: &isms_domain::auth::RefreshTokenRecord,
                 now: isms_domain::time::Timestamp,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<isms_domain::ports::RotateOutcome, isms_domain::ports::RepoError> {
                 // The conditional UPDATE is the first statement of the
                 // transaction, so it takes the write lock at once (SQLite)
@@ -190,6 +200,7 @@ macro_rules! impl_identity_repositories {
                     == 1;
                 if claimed {
                     crate::identity_repos::insert_refresh!(&mut *tx, successor)?;
+                    crate::audit_append::append_audit!(tx, audit)?;
                     tx.commit().await.map_err(crate::error::map)?;
                     return Ok(isms_domain::ports::RotateOutcome::Rotated);
                 }
@@ -220,8 +231,9 @@ macro_rules! impl_identity_repositories {
                 tenant: isms_domain::TenantId,
                 id: isms_domain::SessionId,
                 at: isms_domain::time::Timestamp,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
                     let done = sqlx::query(
                         "UPDATE sessions SET mfa_verified_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
                     )
@@ -231,11 +243,11 @@ macro_rules! impl_identity_repositories {
                     .execute(&mut *c)
                     .await
                     .map_err(crate::error::map)?;
-                    if done.rows_affected() == 1 {
-                        Ok(())
-                    } else {
-                        Err(isms_domain::ports::RepoError::NotFound)
+                    if done.rows_affected() != 1 {
+                        return Err(isms_domain::ports::RepoError::NotFound);
                     }
+                    crate::audit_append::append_audit!(c, audit)?;
+                    Ok(())
                 })
             }
         }
@@ -245,7 +257,9 @@ macro_rules! impl_identity_repositories {
             async fn insert(
                 &self,
                 k: &isms_domain::auth::SigningKeyRecord,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
+                let mut tx = self.tx(crate::scope::Scope::Server).await?;
                 sqlx::query(
                     "INSERT INTO signing_keys (kid, public_key, wrapped_private_key, created_at, retired_at, \
                      verify_until) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -256,10 +270,11 @@ macro_rules! impl_identity_repositories {
                 .bind(k.created_at)
                 .bind(k.retired_at)
                 .bind(k.verify_until)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(crate::error::map)?;
-                Ok(())
+                crate::audit_append::append_audit!(tx, audit)?;
+                tx.commit().await.map_err(crate::error::map)
             }
 
             async fn list_verifying(

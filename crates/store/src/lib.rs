@@ -2,6 +2,9 @@
 //! both implementing the domain's repository ports. The conformance suite
 //! in `tests/store_suite.rs` holds them to one behaviour.
 
+mod audit_append;
+mod audit_repos;
+mod audit_rows;
 mod error;
 mod identity_repos;
 mod identity_rows;
@@ -21,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use isms_domain::ports::{
+    AlertRepository, AuditKeyRepository, AuditPolicyRepository, AuditRepository,
     BootstrapRepository, MfaRepository, SessionRepository, SigningKeyRepository, StoreHealth,
     TenantPolicyRepository, TenantRepository, UserRepository,
 };
@@ -142,6 +146,22 @@ impl Store {
     }
 
     pub fn tenant_policies(&self) -> Arc<dyn TenantPolicyRepository> {
+        port!(self)
+    }
+
+    pub fn audit(&self) -> Arc<dyn AuditRepository> {
+        port!(self)
+    }
+
+    pub fn audit_keys(&self) -> Arc<dyn AuditKeyRepository> {
+        port!(self)
+    }
+
+    pub fn alerts(&self) -> Arc<dyn AlertRepository> {
+        port!(self)
+    }
+
+    pub fn audit_policies(&self) -> Arc<dyn AuditPolicyRepository> {
         port!(self)
     }
 

@@ -61,6 +61,7 @@ macro_rules! impl_mfa_repositories {
                 step: i64,
                 recovery_hashes: &[[u8; 32]],
                 at: isms_domain::time::Timestamp,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<bool, isms_domain::ports::RepoError> {
                 let mut tx = self.tx(crate::scope::Scope::Tenant(tenant)).await?;
                 let confirmed = sqlx::query(
@@ -81,6 +82,7 @@ macro_rules! impl_mfa_repositories {
                     return Ok(false);
                 }
                 crate::mfa_repos::replace_recovery_codes!(&mut tx, tenant, user, recovery_hashes, at)?;
+                crate::audit_append::append_audit!(tx, audit)?;
                 tx.commit().await.map_err(crate::error::map)?;
                 Ok(true)
             }
@@ -110,6 +112,7 @@ macro_rules! impl_mfa_repositories {
                 &self,
                 tenant: isms_domain::TenantId,
                 user: isms_domain::UserId,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
                 let mut tx = self.tx(crate::scope::Scope::Tenant(tenant)).await?;
                 for sql in [
@@ -123,6 +126,7 @@ macro_rules! impl_mfa_repositories {
                         .await
                         .map_err(crate::error::map)?;
                 }
+                crate::audit_append::append_audit!(tx, audit)?;
                 tx.commit().await.map_err(crate::error::map)
             }
 
@@ -263,10 +267,11 @@ macro_rules! impl_mfa_repositories {
                 tenant: isms_domain::TenantId,
                 policy: &isms_domain::access_policy::AccessPolicy,
                 at: isms_domain::time::Timestamp,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
                 let json = serde_json::to_string(policy)
                     .map_err(|e| isms_domain::ports::RepoError::Internal(e.to_string()))?;
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
                     sqlx::query(
                         "INSERT INTO tenant_policies (tenant_id, access_policy, updated_at) VALUES ($1, $2, $3) \
                          ON CONFLICT (tenant_id) DO UPDATE SET access_policy = excluded.access_policy, \
@@ -277,8 +282,9 @@ macro_rules! impl_mfa_repositories {
                     .bind(at)
                     .execute(&mut *c)
                     .await
-                    .map(|_| ())
-                    .map_err(crate::error::map)
+                    .map_err(crate::error::map)?;
+                    crate::audit_append::append_audit!(c, audit)?;
+                    Ok(())
                 })
             }
         }

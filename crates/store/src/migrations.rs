@@ -30,6 +30,11 @@ const SQLITE: &[Source] = &[
         "mfa policies",
         include_str!("../migrations/sqlite/0004_mfa_policies.sql"),
     ),
+    (
+        5,
+        "audit log",
+        include_str!("../migrations/sqlite/0005_audit_log.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -52,6 +57,11 @@ const POSTGRES: &[Source] = &[
         4,
         "mfa policies",
         include_str!("../migrations/postgres/0004_mfa_policies.sql"),
+    ),
+    (
+        5,
+        "audit log",
+        include_str!("../migrations/postgres/0005_audit_log.sql"),
     ),
 ];
 

@@ -18,8 +18,13 @@ pub struct PgStore {
 crate::repos::impl_repositories!(PgStore);
 crate::identity_repos::impl_identity_repositories!(PgStore);
 crate::mfa_repos::impl_mfa_repositories!(PgStore);
+crate::audit_repos::impl_audit_repositories!(PgStore);
 
 impl PgStore {
+    /// The row lock serialises appends to one log across instances.
+    pub(crate) const AUDIT_HEAD_FOR_UPDATE: &'static str =
+        "SELECT size, frontier FROM audit_logs WHERE log_id = $1 FOR UPDATE";
+
     pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {
         let timeout_ms = opts.statement_timeout.as_millis().to_string();
         let connect = PgConnectOptions::from_str(opts.url.expose())

@@ -11,8 +11,13 @@ macro_rules! impl_repositories {
             async fn create(
                 &self,
                 t: &isms_domain::tenant::Tenant,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
-                crate::repos::insert_tenant!(&self.pool, t)
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Server, c => {
+                    crate::repos::insert_tenant!(&mut *c, t)?;
+                    crate::audit_append::append_audit!(c, audit)?;
+                    Ok(())
+                })
             }
 
             async fn get(
@@ -77,9 +82,12 @@ macro_rules! impl_repositories {
             async fn create(
                 &self,
                 u: &isms_domain::user::User,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(u.tenant_id), c => {
-                    crate::repos::insert_user!(&mut *c, u)
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(u.tenant_id), c => {
+                    crate::repos::insert_user!(&mut *c, u)?;
+                    crate::audit_append::append_audit!(c, audit)?;
+                    Ok(())
                 })
             }
 
@@ -153,8 +161,9 @@ macro_rules! impl_repositories {
             async fn update(
                 &self,
                 u: &isms_domain::user::User,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(u.tenant_id), c => {
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(u.tenant_id), c => {
                     let done = sqlx::query(
                         "UPDATE users SET email = $3, display_name = $4, role = $5, is_active = $6, \
                          password_hash = $7, password_changed_at = $8, password_must_change = $9, \
@@ -179,6 +188,7 @@ macro_rules! impl_repositories {
                     if done.rows_affected() == 0 {
                         return Err(isms_domain::ports::RepoError::NotFound);
                     }
+                    crate::audit_append::append_audit!(c, audit)?;
                     Ok(())
                 })
             }
@@ -187,8 +197,9 @@ macro_rules! impl_repositories {
                 &self,
                 tenant: isms_domain::TenantId,
                 id: isms_domain::UserId,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
                     let now = isms_domain::time::now();
                     let done = sqlx::query(
                         "UPDATE users SET deleted_at = $3, updated_at = $3, is_active = $4 \
@@ -204,6 +215,7 @@ macro_rules! impl_repositories {
                     if done.rows_affected() == 0 {
                         return Err(isms_domain::ports::RepoError::NotFound);
                     }
+                    crate::audit_append::append_audit!(c, audit)?;
                     Ok(())
                 })
             }
@@ -224,6 +236,7 @@ macro_rules! impl_repositories {
                 &self,
                 tenant: &isms_domain::tenant::Tenant,
                 admin: &isms_domain::user::User,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<bool, isms_domain::ports::RepoError> {
                 let mut tx = self.tx(crate::scope::Scope::Server).await?;
                 // The marker row's primary key decides the race between two
@@ -246,6 +259,7 @@ macro_rules! impl_repositories {
                 }
                 crate::repos::insert_tenant!(&mut *tx, tenant)?;
                 crate::repos::insert_user!(&mut *tx, admin)?;
+                crate::audit_append::append_audit!(tx, audit)?;
                 tx.commit().await.map_err(crate::error::map)?;
                 Ok(true)
             }

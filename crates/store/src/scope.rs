@@ -50,7 +50,7 @@ impl<DB: sqlx::Database> Finish for sqlx::pool::PoolConnection<DB> {
 macro_rules! scoped {
     ($self:ident, $scope:expr, $c:ident => $body:expr) => {{
         let mut $c = $self.conn($scope).await?;
-        let out = async { $body }.await;
+        let out: Result<_, isms_domain::ports::RepoError> = async { $body }.await;
         if out.is_ok() {
             crate::scope::Finish::finish($c).await?;
         }
@@ -59,3 +59,18 @@ macro_rules! scoped {
 }
 
 pub(crate) use scoped;
+
+/// Like `scoped!`, but always in a transaction (on SQLite too): for
+/// changes, which append their audit records before committing.
+macro_rules! scoped_tx {
+    ($self:ident, $scope:expr, $c:ident => $body:expr) => {{
+        let mut $c = $self.tx($scope).await?;
+        let out: Result<_, isms_domain::ports::RepoError> = async { $body }.await;
+        if out.is_ok() {
+            $c.commit().await.map_err(crate::error::map)?;
+        }
+        out
+    }};
+}
+
+pub(crate) use scoped_tx;

@@ -18,8 +18,14 @@ pub struct SqliteStore {
 crate::repos::impl_repositories!(SqliteStore);
 crate::identity_repos::impl_identity_repositories!(SqliteStore);
 crate::mfa_repos::impl_mfa_repositories!(SqliteStore);
+crate::audit_repos::impl_audit_repositories!(SqliteStore);
 
 impl SqliteStore {
+    /// The transaction holds SQLite's write lock from `BEGIN IMMEDIATE`, so
+    /// the head row needs no lock of its own.
+    pub(crate) const AUDIT_HEAD_FOR_UPDATE: &'static str =
+        "SELECT size, frontier FROM audit_logs WHERE log_id = $1";
+
     pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {
         let connect = SqliteConnectOptions::from_str(opts.url.expose())
             .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
@@ -57,7 +63,13 @@ impl SqliteStore {
         &self,
         _scope: crate::scope::Scope,
     ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, isms_domain::ports::RepoError> {
-        self.pool.begin().await.map_err(crate::error::map)
+        // IMMEDIATE takes the write lock at once: a deferred transaction
+        // that reads first and writes later can fail with SQLITE_BUSY when
+        // another writer committed in between, which no busy timeout cures.
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(crate::error::map)
     }
 
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {

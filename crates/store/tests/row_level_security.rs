@@ -75,12 +75,12 @@ async fn least_privilege_role_sees_only_its_scope() {
     owner.migrate().await.unwrap();
     let a = Tenant::new(TenantName::parse("A").unwrap(), now());
     let b = Tenant::new(TenantName::parse("B").unwrap(), now());
-    owner.tenants().create(&a).await.unwrap();
-    owner.tenants().create(&b).await.unwrap();
+    owner.tenants().create(&a, &[]).await.unwrap();
+    owner.tenants().create(&b, &[]).await.unwrap();
     let alice = user(&a, "alice@a.example");
     let bob = user(&b, "bob@b.example");
-    owner.users().create(&alice).await.unwrap();
-    owner.users().create(&bob).await.unwrap();
+    owner.users().create(&alice, &[]).await.unwrap();
+    owner.users().create(&bob, &[]).await.unwrap();
     {
         let mut c = sqlx::PgConnection::connect(db.url()).await.unwrap();
         for stmt in [
@@ -136,7 +136,7 @@ async fn least_privilege_role_sees_only_its_scope() {
         expires_at: session.expires_at,
         rotated_at: None,
     };
-    app.sessions().create(&session, &token).await.unwrap();
+    app.sessions().create(&session, &token, &[]).await.unwrap();
     assert_eq!(app.sessions().get(a.id, session.id).await.unwrap(), session);
     assert!(matches!(
         app.sessions().get(b.id, session.id).await,

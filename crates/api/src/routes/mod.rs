@@ -1,3 +1,5 @@
+pub mod alerts;
+pub mod audit;
 pub mod auth;
 pub mod docs;
 pub mod health;

@@ -99,6 +99,13 @@ pub async fn services() -> (
     )
     .await
     .unwrap();
+    let audit_key = isms_infra::audit_key::AuditKeyRing::open(
+        store.audit_keys(),
+        master.clone(),
+        "isms.test/audit",
+    )
+    .await
+    .unwrap();
     let ports = isms_app::services::Ports {
         tenants: store.tenants(),
         users: store.users(),
@@ -111,11 +118,16 @@ pub async fn services() -> (
         key_wrapper: master,
         limiter: Arc::new(isms_infra::limiter::MemoryLimiter::new()),
         events: Arc::new(isms_app::events::LogSink),
+        audit: store.audit(),
+        audit_policies: store.audit_policies(),
+        alerts: store.alerts(),
+        checkpoint_signer: Arc::new(audit_key),
     };
     let settings = isms_app::services::Settings {
         auth: settings,
         lockout: isms_app::lockout::LockoutSettings::default(),
         mfa_issuer: "isms".into(),
+        audit_origin: "isms.test/audit".into(),
     };
     let services = isms_app::services::Services::build(ports, settings)
         .await
@@ -135,6 +147,7 @@ pub async fn real_server(cfg: &HttpConfig) -> RealServer {
         users: services.user_admin,
         mfa: services.mfa,
         policy: services.policy,
+        audit: services.audit_log,
         limiter: isms_api::ratelimit::RateLimiter {
             store: Arc::new(isms_infra::limiter::MemoryLimiter::new()),
             quotas: Default::default(),

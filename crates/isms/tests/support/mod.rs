@@ -234,13 +234,16 @@ impl TestApp {
         services
             .app
             .users
-            .create(isms_app::users::CreateUser {
-                tenant_id: tenant.id,
-                email: email.to_owned(),
-                display_name: None,
-                role: isms_domain::Role::Admin,
-                password: Some(secrecy::SecretString::from(ADMIN_PASSWORD)),
-            })
+            .create(
+                isms_app::users::CreateUser {
+                    tenant_id: tenant.id,
+                    email: email.to_owned(),
+                    display_name: None,
+                    role: isms_domain::Role::Admin,
+                    password: Some(secrecy::SecretString::from(ADMIN_PASSWORD)),
+                },
+                &services.app.audit,
+            )
             .await
             .unwrap();
         (

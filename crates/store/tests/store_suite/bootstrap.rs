@@ -30,7 +30,7 @@ pub async fn bootstrap_happens_once(cx: &Ctx) {
     admin.role = Role::Admin;
     admin.password_must_change = true;
     admin.password_changed_at = None;
-    assert!(boot.bootstrap(&t, &admin).await.unwrap());
+    assert!(boot.bootstrap(&t, &admin, &[]).await.unwrap());
 
     assert_eq!(cx.tenants().get(t.id).await.unwrap(), t);
     assert_eq!(cx.users().get(t.id, admin.id).await.unwrap(), admin);
@@ -43,7 +43,7 @@ pub async fn bootstrap_happens_once(cx: &Ctx) {
     // A second start provisions nothing, even with other names.
     let t2 = tenant("Other");
     let admin2 = user(t2.id, "root@example.com");
-    assert!(!boot.bootstrap(&t2, &admin2).await.unwrap());
+    assert!(!boot.bootstrap(&t2, &admin2, &[]).await.unwrap());
     assert!(boot.is_bootstrapped().await.unwrap());
     crate::assert_err!(cx.tenants().get(t2.id).await, RepoError::NotFound);
     assert_eq!(cx.users().find_by_email(&admin2.email).await.unwrap(), None);
@@ -51,7 +51,7 @@ pub async fn bootstrap_happens_once(cx: &Ctx) {
     assert_eq!(all.items, vec![t.clone()]);
 
     // Even a retry with the very same values is a no-op, not a conflict.
-    assert!(!boot.bootstrap(&t, &admin).await.unwrap());
+    assert!(!boot.bootstrap(&t, &admin, &[]).await.unwrap());
 }
 
 pub async fn concurrent_bootstrap_has_one_winner(cx: &Ctx) {
@@ -63,7 +63,10 @@ pub async fn concurrent_bootstrap_has_one_winner(cx: &Ctx) {
         user(tb.id, "beta@example.com"),
     );
     let (boot_a, boot_b) = (cx.bootstrap(), other.bootstrap());
-    let (a, b) = tokio::join!(boot_a.bootstrap(&ta, &ua), boot_b.bootstrap(&tb, &ub));
+    let (a, b) = tokio::join!(
+        boot_a.bootstrap(&ta, &ua, &[]),
+        boot_b.bootstrap(&tb, &ub, &[])
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a ^ b, "exactly one bootstrap must win: a={a} b={b}");
 

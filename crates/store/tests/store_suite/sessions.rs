@@ -23,7 +23,7 @@ pub async fn session_round_trip_is_tenant_scoped(cx: &Ctx) {
     let mut bare = Session::start(t.id, u.id, None, None, &policy(), now());
     bare.mfa_verified_at = None;
     let first = refresh(&bare, bare.created_at);
-    repo.create(&bare, &first).await.unwrap();
+    repo.create(&bare, &first, &[]).await.unwrap();
     assert_eq!(repo.get(t.id, bare.id).await.unwrap(), bare);
 
     // Creation is atomic: a first token whose hash is taken fails the
@@ -31,7 +31,7 @@ pub async fn session_round_trip_is_tenant_scoped(cx: &Ctx) {
     let dup = Session::start(t.id, u.id, None, None, &policy(), now());
     let mut clash = refresh(&dup, dup.created_at);
     clash.token_hash = first.token_hash;
-    assert!(repo.create(&dup, &clash).await.is_err());
+    assert!(repo.create(&dup, &clash, &[]).await.is_err());
     crate::assert_err!(repo.get(t.id, dup.id).await, RepoError::NotFound);
 }
 
@@ -47,7 +47,11 @@ pub async fn list_live_is_newest_first_and_only_live(cx: &Ctx) {
     let (s1, _) = stored_session(cx, t.id, u.id, t0 + secs(1)).await;
     let (s3, _) = stored_session(cx, t.id, u.id, t0 + secs(3)).await;
     let (revoked, _) = stored_session(cx, t.id, u.id, t0 + secs(4)).await;
-    assert!(repo.revoke(t.id, revoked.id, t0 + secs(5)).await.unwrap());
+    assert!(
+        repo.revoke(t.id, revoked.id, t0 + secs(5), &[])
+            .await
+            .unwrap()
+    );
     // Started long ago: expired at t0 - 1s.
     let (_expired, _) =
         stored_session(cx, t.id, u.id, t0 - policy().absolute_lifetime - secs(1)).await;
@@ -108,19 +112,19 @@ pub async fn revoke_is_once_and_kills_refresh(cx: &Ctx) {
     let (mut s, first) = stored_session(cx, t.id, u.id, t0).await;
 
     // Not from another tenant, and not a session that does not exist.
-    assert!(!repo.revoke(t2.id, s.id, t0 + secs(1)).await.unwrap());
+    assert!(!repo.revoke(t2.id, s.id, t0 + secs(1), &[]).await.unwrap());
     assert!(
         !repo
-            .revoke(t.id, SessionId::new(), t0 + secs(1))
+            .revoke(t.id, SessionId::new(), t0 + secs(1), &[])
             .await
             .unwrap()
     );
     assert_eq!(session(cx, t.id, s.id).await, s);
 
-    assert!(repo.revoke(t.id, s.id, t0 + secs(2)).await.unwrap());
+    assert!(repo.revoke(t.id, s.id, t0 + secs(2), &[]).await.unwrap());
     s.revoked_at = Some(t0 + secs(2));
     assert_eq!(session(cx, t.id, s.id).await, s);
-    assert!(!repo.revoke(t.id, s.id, t0 + secs(3)).await.unwrap());
+    assert!(!repo.revoke(t.id, s.id, t0 + secs(3), &[]).await.unwrap());
     assert_eq!(
         session(cx, t.id, s.id).await,
         s,
@@ -130,7 +134,7 @@ pub async fn revoke_is_once_and_kills_refresh(cx: &Ctx) {
     // Its (never rotated) refresh token is dead: not reuse, just invalid.
     let next = refresh(&s, t0 + secs(4));
     assert_eq!(
-        repo.rotate_refresh(&first.token_hash, &next, t0 + secs(4))
+        repo.rotate_refresh(&first.token_hash, &next, t0 + secs(4), &[])
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -153,13 +157,13 @@ pub async fn revoke_all_for_user_keeps_one(cx: &Ctx) {
     let (mut b, _) = stored_session(cx, t.id, u.id, t0 + secs(1)).await;
     let (c, _) = stored_session(cx, t.id, u.id, t0 + secs(2)).await;
     let (mut old, _) = stored_session(cx, t.id, u.id, t0 + secs(3)).await;
-    assert!(repo.revoke(t.id, old.id, t0 + secs(4)).await.unwrap());
+    assert!(repo.revoke(t.id, old.id, t0 + secs(4), &[]).await.unwrap());
     old.revoked_at = Some(t0 + secs(4));
     let (bobs, _) = stored_session(cx, t.id, bob.id, t0).await;
 
     // Another tenant's id does nothing.
     assert_eq!(
-        repo.revoke_all_for_user(t2.id, u.id, None, t0 + secs(5))
+        repo.revoke_all_for_user(t2.id, u.id, None, t0 + secs(5), &[])
             .await
             .unwrap(),
         vec![]
@@ -167,7 +171,7 @@ pub async fn revoke_all_for_user_keeps_one(cx: &Ctx) {
 
     let at = t0 + secs(6);
     let revoked = repo
-        .revoke_all_for_user(t.id, u.id, Some(b.id), at)
+        .revoke_all_for_user(t.id, u.id, Some(b.id), at, &[])
         .await
         .unwrap();
     assert_eq!(sorted(revoked), sorted(vec![a.id, c.id]));
@@ -191,7 +195,7 @@ pub async fn revoke_all_for_user_keeps_one(cx: &Ctx) {
     // Without `keep`, the last one goes too; a repeat finds nothing.
     let at2 = t0 + secs(7);
     assert_eq!(
-        repo.revoke_all_for_user(t.id, u.id, None, at2)
+        repo.revoke_all_for_user(t.id, u.id, None, at2, &[])
             .await
             .unwrap(),
         vec![b.id]
@@ -199,7 +203,7 @@ pub async fn revoke_all_for_user_keeps_one(cx: &Ctx) {
     b.revoked_at = Some(at2);
     assert_eq!(session(cx, t.id, b.id).await, b);
     assert_eq!(
-        repo.revoke_all_for_user(t.id, u.id, None, at2)
+        repo.revoke_all_for_user(t.id, u.id, None, at2, &[])
             .await
             .unwrap(),
         vec![]
@@ -234,7 +238,7 @@ pub async fn rotation_and_reuse_detection(cx: &Ctx) {
     let t1 = t0 + secs(1);
     let second = refresh(&s, t1);
     assert_eq!(
-        repo.rotate_refresh(&first.token_hash, &second, t1)
+        repo.rotate_refresh(&first.token_hash, &second, t1, &[])
             .await
             .unwrap(),
         RotateOutcome::Rotated
@@ -254,7 +258,7 @@ pub async fn rotation_and_reuse_detection(cx: &Ctx) {
     let mut third = refresh(&s, t2);
     third.expires_at = t2 + secs(3600);
     assert_eq!(
-        repo.rotate_refresh(&second.token_hash, &third, t2)
+        repo.rotate_refresh(&second.token_hash, &third, t2, &[])
             .await
             .unwrap(),
         RotateOutcome::Rotated
@@ -268,7 +272,7 @@ pub async fn rotation_and_reuse_detection(cx: &Ctx) {
     let t3 = t0 + secs(3);
     let stolen = refresh(&s, t3);
     assert_eq!(
-        repo.rotate_refresh(&first.token_hash, &stolen, t3)
+        repo.rotate_refresh(&first.token_hash, &stolen, t3, &[])
             .await
             .unwrap(),
         RotateOutcome::Reused
@@ -285,7 +289,7 @@ pub async fn rotation_and_reuse_detection(cx: &Ctx) {
     let t4 = t0 + secs(4);
     let after = refresh(&s, t4);
     assert_eq!(
-        repo.rotate_refresh(&third.token_hash, &after, t4)
+        repo.rotate_refresh(&third.token_hash, &after, t4, &[])
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -316,7 +320,7 @@ pub async fn rotate_rejects_unknown_and_expired(cx: &Ctx) {
     let (s, _) = stored_session(cx, t.id, u.id, t0).await;
     let next = refresh(&s, t0);
     assert_eq!(
-        repo.rotate_refresh(&random_hash(), &next, t0)
+        repo.rotate_refresh(&random_hash(), &next, t0, &[])
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -330,11 +334,11 @@ pub async fn rotate_rejects_unknown_and_expired(cx: &Ctx) {
     short.mfa_verified_at = None;
     let mut token = refresh(&short, t0);
     token.expires_at = t0 + secs(60);
-    repo.create(&short, &token).await.unwrap();
+    repo.create(&short, &token, &[]).await.unwrap();
     for at in [t0 + secs(60), t0 + secs(61)] {
         let next = refresh(&short, at);
         assert_eq!(
-            repo.rotate_refresh(&token.token_hash, &next, at)
+            repo.rotate_refresh(&token.token_hash, &next, at, &[])
                 .await
                 .unwrap(),
             RotateOutcome::Invalid,
@@ -351,7 +355,7 @@ pub async fn rotate_rejects_unknown_and_expired(cx: &Ctx) {
     let before = t0 + secs(59);
     let next = refresh(&short, before);
     assert_eq!(
-        repo.rotate_refresh(&token.token_hash, &next, before)
+        repo.rotate_refresh(&token.token_hash, &next, before, &[])
             .await
             .unwrap(),
         RotateOutcome::Rotated
@@ -362,7 +366,7 @@ pub async fn rotate_rejects_unknown_and_expired(cx: &Ctx) {
     let (old, old_token) = stored_session(cx, t.id, u.id, t_old).await;
     let next = refresh(&old, t0);
     assert_eq!(
-        repo.rotate_refresh(&old_token.token_hash, &next, t0)
+        repo.rotate_refresh(&old_token.token_hash, &next, t0, &[])
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -380,8 +384,8 @@ pub async fn concurrent_rotation_has_one_winner(cx: &Ctx) {
         let (s, first) = stored_session(cx, t.id, u.id, t0).await;
         let (left, right) = (refresh(&s, t0), refresh(&s, t0));
         let (ra, rb) = tokio::join!(
-            a.rotate_refresh(&first.token_hash, &left, t0),
-            b.rotate_refresh(&first.token_hash, &right, t0),
+            a.rotate_refresh(&first.token_hash, &left, t0, &[]),
+            b.rotate_refresh(&first.token_hash, &right, t0, &[]),
         );
         let (ra, rb) = (ra.unwrap(), rb.unwrap());
         let mut outcomes = vec![ra.clone(), rb.clone()];
@@ -408,7 +412,7 @@ pub async fn concurrent_rotation_has_one_winner(cx: &Ctx) {
         assert_eq!(a.find_refresh(&loser.token_hash).await.unwrap(), None);
         let next = refresh(&s, t0 + secs(1));
         assert_eq!(
-            a.rotate_refresh(&winner.token_hash, &next, t0 + secs(1))
+            a.rotate_refresh(&winner.token_hash, &next, t0 + secs(1), &[])
                 .await
                 .unwrap(),
             RotateOutcome::Invalid

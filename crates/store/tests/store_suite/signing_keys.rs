@@ -22,10 +22,10 @@ pub async fn signing_key_lifecycle(cx: &Ctx) {
     gone.retired_at = Some(t0 - secs(7200));
     gone.verify_until = Some(t0 - secs(3600));
     for k in [&b, &a, &gone, &c] {
-        repo.insert(k).await.unwrap();
+        repo.insert(k, &[]).await.unwrap();
     }
     // The same kid twice is refused.
-    assert!(repo.insert(&signing_key("key-a", t0)).await.is_err());
+    assert!(repo.insert(&signing_key("key-a", t0), &[]).await.is_err());
 
     let at = t0 + secs(3);
     assert_eq!(
@@ -73,7 +73,7 @@ pub async fn signing_key_lifecycle(cx: &Ctx) {
 
     // Rotating on to D retires C the same way, leaving A and B as they were.
     let d = signing_key("key-d", t0 + secs(20));
-    repo.insert(&d).await.unwrap();
+    repo.insert(&d, &[]).await.unwrap();
     let at2 = t0 + secs(30);
     let until2 = t0 + secs(7200);
     repo.retire_others("key-d", at2, until2).await.unwrap();

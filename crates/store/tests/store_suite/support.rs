@@ -72,7 +72,7 @@ pub fn tenant(name: &str) -> Tenant {
 /// A tenant, stored.
 pub async fn stored_tenant(cx: &Ctx, name: &str) -> Tenant {
     let t = tenant(name);
-    cx.tenants().create(&t).await.unwrap();
+    cx.tenants().create(&t, &[]).await.unwrap();
     t
 }
 
@@ -93,7 +93,7 @@ pub fn user(tenant: TenantId, email: &str) -> User {
 /// A user in `tenant`, stored.
 pub async fn stored_user(cx: &Ctx, tenant: TenantId, email: &str) -> User {
     let u = user(tenant, email);
-    cx.users().create(&u).await.unwrap();
+    cx.users().create(&u, &[]).await.unwrap();
     u
 }
 
@@ -146,7 +146,7 @@ pub async fn stored_session(
     );
     s.mfa_verified_at = Some(at);
     let first = refresh(&s, at);
-    cx.sessions().create(&s, &first).await.unwrap();
+    cx.sessions().create(&s, &first, &[]).await.unwrap();
     (s, first)
 }
 

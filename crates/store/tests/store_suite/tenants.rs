@@ -29,17 +29,17 @@ pub async fn tenant_names_are_unique_without_case(cx: &Ctx) {
     let repo = cx.tenants();
     let t = stored_tenant(cx, "Acme Corp").await;
     crate::assert_err!(
-        repo.create(&tenant("ACME corp")).await,
+        repo.create(&tenant("ACME corp"), &[]).await,
         RepoError::Conflict("tenant_name")
     );
     crate::assert_err!(
-        repo.create(&tenant("Acme Corp")).await,
+        repo.create(&tenant("Acme Corp"), &[]).await,
         RepoError::Conflict("tenant_name")
     );
     // The same id twice is a conflict too, whatever its rule is called.
     let mut same_id = tenant("Globex");
     same_id.id = t.id;
-    crate::assert_err!(repo.create(&same_id).await, RepoError::Conflict(_));
+    crate::assert_err!(repo.create(&same_id, &[]).await, RepoError::Conflict(_));
     // Nothing of the failed attempts was stored.
     let all = repo.list(PageRequest::first(100)).await.unwrap();
     assert_eq!(all.items, vec![t]);

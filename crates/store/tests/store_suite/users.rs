@@ -26,7 +26,7 @@ pub async fn user_round_trip(cx: &Ctx) {
     bob.password_changed_at = None;
     bob.last_login_at = Some(now() - secs(60));
     bob.last_access_review_at = Some(now() - secs(86_400));
-    repo.create(&bob).await.unwrap();
+    repo.create(&bob, &[]).await.unwrap();
 
     assert_eq!(repo.get(t.id, alice.id).await.unwrap(), alice);
     assert_eq!(repo.get(t.id, bob.id).await.unwrap(), bob);
@@ -62,7 +62,7 @@ pub async fn user_update_writes_every_mutable_field(cx: &Ctx) {
     u.last_login_at = Some(later);
     u.last_access_review_at = Some(later);
     u.updated_at = later;
-    repo.update(&u).await.unwrap();
+    repo.update(&u, &[]).await.unwrap();
     assert_eq!(repo.get(t.id, u.id).await.unwrap(), u);
     assert_eq!(repo.find_by_email(&u.email).await.unwrap(), Some(u.clone()));
     assert_eq!(
@@ -76,13 +76,13 @@ pub async fn user_update_writes_every_mutable_field(cx: &Ctx) {
     u.password_changed_at = None;
     u.last_login_at = None;
     u.last_access_review_at = None;
-    repo.update(&u).await.unwrap();
+    repo.update(&u, &[]).await.unwrap();
     assert_eq!(repo.get(t.id, u.id).await.unwrap(), u);
 
     // Taking another live user's address is a conflict and changes nothing.
     let mut clash = u.clone();
     clash.email = other.email.clone();
-    crate::assert_err!(repo.update(&clash).await, RepoError::Conflict("email"));
+    crate::assert_err!(repo.update(&clash, &[]).await, RepoError::Conflict("email"));
     assert_eq!(repo.get(t.id, u.id).await.unwrap(), u);
     assert_eq!(repo.get(t.id, other.id).await.unwrap(), other);
 }
@@ -92,12 +92,12 @@ pub async fn email_is_unique_across_tenants(cx: &Ctx) {
     let (t1, alice) = tenant_with_user(cx, "Acme", "alice@example.com").await;
     let t2 = stored_tenant(cx, "Globex").await;
     crate::assert_err!(
-        repo.create(&user(t2.id, "alice@example.com")).await,
+        repo.create(&user(t2.id, "alice@example.com"), &[]).await,
         RepoError::Conflict("email")
     );
     // Case and width variants normalise to the same address.
     crate::assert_err!(
-        repo.create(&user(t1.id, "  ALICE@Example.com ")).await,
+        repo.create(&user(t1.id, "  ALICE@Example.com "), &[]).await,
         RepoError::Conflict("email")
     );
     assert_eq!(
@@ -121,14 +121,17 @@ pub async fn soft_deleted_user_disappears_and_frees_email(cx: &Ctx) {
     let (t, alice) = tenant_with_user(cx, "Acme", "alice@example.com").await;
     let bob = stored_user(cx, t.id, "bob@example.com").await;
 
-    repo.soft_delete(t.id, alice.id).await.unwrap();
+    repo.soft_delete(t.id, alice.id, &[]).await.unwrap();
     crate::assert_err!(repo.get(t.id, alice.id).await, RepoError::NotFound);
     assert_eq!(repo.find_by_email(&alice.email).await.unwrap(), None);
     let page = repo.list(t.id, PageRequest::first(100)).await.unwrap();
     assert_eq!(page.items, vec![bob.clone()]);
     // Deleting or updating it again finds nothing.
-    crate::assert_err!(repo.soft_delete(t.id, alice.id).await, RepoError::NotFound);
-    crate::assert_err!(repo.update(&alice).await, RepoError::NotFound);
+    crate::assert_err!(
+        repo.soft_delete(t.id, alice.id, &[]).await,
+        RepoError::NotFound
+    );
+    crate::assert_err!(repo.update(&alice, &[]).await, RepoError::NotFound);
 
     // The address is free again, in any tenant.
     let t2 = stored_tenant(cx, "Globex").await;
@@ -138,7 +141,7 @@ pub async fn soft_deleted_user_disappears_and_frees_email(cx: &Ctx) {
         Some(alice2.clone())
     );
     // ... and again after the new holder is deleted too.
-    repo.soft_delete(t2.id, alice2.id).await.unwrap();
+    repo.soft_delete(t2.id, alice2.id, &[]).await.unwrap();
     let alice3 = stored_user(cx, t.id, "alice@example.com").await;
     assert_eq!(repo.get(t.id, alice3.id).await.unwrap(), alice3);
     let mut expected = vec![bob, alice3];
@@ -159,8 +162,11 @@ pub async fn user_operations_are_tenant_scoped(cx: &Ctx) {
     moved.tenant_id = t2.id;
     moved.display_name = "Hijacked".into();
     moved.role = Role::Admin;
-    crate::assert_err!(repo.update(&moved).await, RepoError::NotFound);
-    crate::assert_err!(repo.soft_delete(t2.id, alice.id).await, RepoError::NotFound);
+    crate::assert_err!(repo.update(&moved, &[]).await, RepoError::NotFound);
+    crate::assert_err!(
+        repo.soft_delete(t2.id, alice.id, &[]).await,
+        RepoError::NotFound
+    );
 
     // Nothing changed in either tenant.
     assert_eq!(repo.get(t1.id, alice.id).await.unwrap(), alice);
@@ -186,8 +192,11 @@ pub async fn missing_user_is_not_found(cx: &Ctx) {
     let t = stored_tenant(cx, "Acme").await;
     let ghost = user(t.id, "ghost@example.com");
     crate::assert_err!(repo.get(t.id, ghost.id).await, RepoError::NotFound);
-    crate::assert_err!(repo.update(&ghost).await, RepoError::NotFound);
-    crate::assert_err!(repo.soft_delete(t.id, ghost.id).await, RepoError::NotFound);
+    crate::assert_err!(repo.update(&ghost, &[]).await, RepoError::NotFound);
+    crate::assert_err!(
+        repo.soft_delete(t.id, ghost.id, &[]).await,
+        RepoError::NotFound
+    );
     crate::assert_err!(
         repo.get(TenantId::new(), UserId::new()).await,
         RepoError::NotFound

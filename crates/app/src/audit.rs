@@ -1,0 +1,244 @@
+//! The audit trail: turns security and domain events into scored audit
+//! records and makes sure none is lost.
+//!
+//! A change and its record are written in one transaction: a service asks
+//! `prepare` for the records of the events its change causes, hands them
+//! to the repository method that makes the change (which appends them
+//! before committing), then calls `committed` to publish the events to the
+//! bus (log, metrics, alert delivery). An event that changes nothing else
+//! (a failed login, a denial) is appended on its own by `record`; either
+//! way an audit write that fails fails the request.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use isms_domain::TenantId;
+use isms_domain::audit::{AuditPolicy, AuditRecord, ComplianceFlag, LogId};
+use isms_domain::events::{Outcome, SecurityEvent, SecurityEventKind as K};
+use isms_domain::ports::{AuditPolicyRepository, AuditRepository, EventSink, RepoError};
+
+use crate::AppError;
+
+/// How far back "repeated failures" of the same actor or IP reach.
+const FAILURE_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+/// Tenant audit policies change rarely; a change made through this
+/// instance applies at once, one made through another within this time.
+const POLICY_CACHE_TTL: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct AuditTrail {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    repo: Arc<dyn AuditRepository>,
+    policies: Arc<dyn AuditPolicyRepository>,
+    bus: Arc<dyn EventSink>,
+    policy_cache: moka::sync::Cache<TenantId, Arc<AuditPolicy>>,
+}
+
+impl AuditTrail {
+    pub fn new(
+        repo: Arc<dyn AuditRepository>,
+        policies: Arc<dyn AuditPolicyRepository>,
+        bus: Arc<dyn EventSink>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                repo,
+                policies,
+                bus,
+                policy_cache: moka::sync::Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_live(POLICY_CACHE_TTL)
+                    .build(),
+            }),
+        }
+    }
+
+    pub fn repo(&self) -> &Arc<dyn AuditRepository> {
+        &self.inner.repo
+    }
+
+    /// The tenant's audit policy (defaults when it set none).
+    pub async fn policy(&self, tenant: TenantId) -> Result<Arc<AuditPolicy>, AppError> {
+        if let Some(p) = self.inner.policy_cache.get(&tenant) {
+            return Ok(p);
+        }
+        let p = Arc::new(self.inner.policies.get(tenant).await?.unwrap_or_default());
+        self.inner.policy_cache.insert(tenant, p.clone());
+        Ok(p)
+    }
+
+    pub fn forget_policy(&self, tenant: TenantId) {
+        self.inner.policy_cache.invalidate(&tenant);
+    }
+
+    /// The scored records of `events`, in order.
+    pub async fn prepare(&self, events: &[SecurityEvent]) -> Result<Vec<AuditRecord>, AppError> {
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            out.push(self.prepare_one(e).await?);
+        }
+        Ok(out)
+    }
+
+    async fn prepare_one(&self, e: &SecurityEvent) -> Result<AuditRecord, AppError> {
+        let event_type = e.kind.as_str();
+        let ip: Option<IpAddr> = e.meta.ip.as_deref().and_then(|s| s.parse().ok());
+        let (policy, recent_failures) = match e.tenant_id {
+            Some(t) => {
+                let policy = self.policy(t).await?;
+                let log = LogId::tenant(t);
+                let subject = e.actor_user_id.or(e.target_user_id);
+                let since = e.at - FAILURE_WINDOW;
+                let n = self
+                    .inner
+                    .repo
+                    .recent_failures(&log, e.meta.ip.as_deref(), subject, since)
+                    .await?;
+                (policy, n)
+            }
+            None => (Arc::new(AuditPolicy::default()), 0),
+        };
+        let ctx = isms_domain::audit::RiskContext {
+            ip,
+            at: e.at,
+            recent_failures,
+        };
+        let risk_score = isms_domain::audit::score(&policy, event_type, &ctx);
+        let compliance_flags = flags_of(e);
+        let (resource_type, resource_id) = resource_of(e);
+        let record = AuditRecord {
+            event_type: event_type.to_owned(),
+            tenant_id: e.tenant_id,
+            actor_user_id: e.actor_user_id,
+            session_id: e.session_id,
+            request_id: e.meta.request_id.clone(),
+            resource_type,
+            resource_id,
+            action: action_of(e.kind).to_owned(),
+            outcome: e.outcome,
+            ip: e.meta.ip.clone(),
+            user_agent: e.meta.user_agent.clone(),
+            details: e.details.clone(),
+            compliance_flags,
+            risk_score,
+        };
+        record
+            .validate()
+            .map_err(|err| AppError::Internal(format!("audit record rejected: {err}")))?;
+        Ok(record)
+    }
+
+    /// Appends the records of events that change nothing else, then
+    /// publishes them.
+    pub async fn record(&self, events: Vec<SecurityEvent>) -> Result<(), AppError> {
+        let records = self.prepare(&events).await?;
+        self.inner
+            .repo
+            .append(&records)
+            .await
+            .map_err(audit_failed)?;
+        self.committed(events);
+        Ok(())
+    }
+
+    /// Publishes events whose records were committed with their change.
+    pub fn committed(&self, events: Vec<SecurityEvent>) {
+        for e in events {
+            self.inner.bus.publish(e);
+        }
+    }
+
+    /// Prepares the records of `events`, runs `change` with them (the
+    /// repository appends them in the change's transaction) and publishes
+    /// the events once it committed.
+    pub async fn change<T>(
+        &self,
+        events: Vec<SecurityEvent>,
+        change: impl AsyncFnOnce(&[AuditRecord]) -> Result<T, RepoError>,
+    ) -> Result<T, AppError> {
+        let records = self.prepare(&events).await?;
+        let out = change(&records).await?;
+        self.committed(events);
+        Ok(out)
+    }
+}
+
+/// An audit append that failed must fail the request; it is a dependency
+/// failure (503), not a client error.
+fn audit_failed(e: RepoError) -> AppError {
+    match e {
+        RepoError::Unavailable(m) => AppError::Unavailable(format!("audit log: {m}")),
+        other => AppError::Unavailable(format!("audit log: {other}")),
+    }
+}
+
+fn flags_of(e: &SecurityEvent) -> Vec<ComplianceFlag> {
+    let input = isms_domain::audit::FlagInput {
+        personal_data: matches!(e.kind, K::UserCreated | K::UserDeleted),
+        consent_recorded: None,
+        financial: false,
+        modifies: matches!(
+            e.kind,
+            K::UserCreated | K::UserUpdated | K::UserDeleted | K::RoleChanged
+        ),
+        unauthorized: e.kind == K::AccessDenied && e.outcome == Outcome::Denied,
+    };
+    isms_domain::audit::flags_for(&input)
+}
+
+fn resource_of(e: &SecurityEvent) -> (Option<String>, Option<String>) {
+    if let Some(kind) = e.details.get("resource_type").and_then(|v| v.as_str()) {
+        let id = e
+            .details
+            .get("resource_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        return (Some(kind.to_owned()), id);
+    }
+    match e.kind {
+        K::AccessPolicyChanged | K::AuditPolicyChanged | K::TenantCreated => {
+            (Some("tenant".into()), e.tenant_id.map(|t| t.to_string()))
+        }
+        K::Logout
+        | K::TokenRefreshed
+        | K::SessionRevoked
+        | K::SessionIpChanged
+        | K::RefreshTokenReuse
+        | K::MfaStepUp => (Some("session".into()), e.session_id.map(|s| s.to_string())),
+        _ => match e.target_user_id.or(e.actor_user_id) {
+            Some(u) => (Some("user".into()), Some(u.to_string())),
+            None => (None, None),
+        },
+    }
+}
+
+fn action_of(kind: K) -> &'static str {
+    match kind {
+        K::LoginSuccess | K::LoginFailure => "login",
+        K::Logout => "logout",
+        K::TokenRefreshed => "refresh",
+        K::RefreshTokenReuse | K::SessionRevoked => "revoke",
+        K::SessionIpChanged => "observe",
+        K::PasswordChanged
+        | K::RoleChanged
+        | K::UserUpdated
+        | K::AccessPolicyChanged
+        | K::AuditPolicyChanged => "update",
+        K::UserCreated | K::TenantCreated => "create",
+        K::SigningKeyRotated => "rotate",
+        K::AlertAcknowledged => "acknowledge",
+        K::AuditVerified => "verify_log",
+        K::UserDeactivated => "deactivate",
+        K::UserDeleted => "delete",
+        K::AccessDenied => "access",
+        K::AccountLocked | K::PasswordSprayDetected => "lock",
+        K::AccountUnlocked => "unlock",
+        K::MfaEnrolled => "enroll",
+        K::MfaDisabled => "disable",
+        K::MfaVerified | K::MfaFailed | K::MfaStepUp | K::RecoveryCodeUsed => "verify",
+    }
+}

@@ -1,0 +1,446 @@
+//! Audit entries and their canonical encoding (the bytes the Merkle leaf
+//! hash covers). The format is documented in `docs/audit-format.md`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::Outcome;
+use crate::ids::{SessionId, TenantId, UserId};
+use crate::time::Timestamp;
+
+use super::merkle::{Hash, leaf_hash};
+
+/// Version of the canonical encoding, the first field of every entry.
+pub const ENCODING_VERSION: u64 = 1;
+
+/// One append-only log per tenant plus one for server-level events.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LogId(Option<TenantId>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid log id")]
+pub struct InvalidLogId;
+
+impl LogId {
+    pub fn tenant(t: TenantId) -> Self {
+        Self(Some(t))
+    }
+
+    pub fn server() -> Self {
+        Self(None)
+    }
+
+    /// The tenant whose log this is (`None`: the server log).
+    pub fn tenant_id(&self) -> Option<TenantId> {
+        self.0
+    }
+
+    /// `tenant:<uuid>` or `server`.
+    pub fn parse(s: &str) -> Result<Self, InvalidLogId> {
+        if s == "server" {
+            return Ok(Self::server());
+        }
+        let id = s.strip_prefix("tenant:").ok_or(InvalidLogId)?;
+        id.parse().map(Self::tenant).map_err(|_| InvalidLogId)
+    }
+}
+
+impl fmt::Display for LogId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(t) => write!(f, "tenant:{t}"),
+            None => f.write_str("server"),
+        }
+    }
+}
+
+macro_rules! flags {
+    ($($variant:ident => $name:literal),+ $(,)?) => {
+        /// Regulatory flags an entry carries.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum ComplianceFlag {
+            $(#[serde(rename = $name)] $variant,)+
+        }
+
+        impl ComplianceFlag {
+            pub const ALL: &'static [ComplianceFlag] = &[$(ComplianceFlag::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ComplianceFlag::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+flags! {
+    GdprProcessing => "GDPR_PROCESSING",
+    GdprConsentMissing => "GDPR_CONSENT_MISSING",
+    SoxFinancialData => "SOX_FINANCIAL_DATA",
+    SoxChangeControl => "SOX_CHANGE_CONTROL",
+    Iso27001AccessViolation => "ISO27001_ACCESS_VIOLATION",
+}
+
+impl ComplianceFlag {
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|f| f.as_str() == s)
+    }
+}
+
+/// What a service records; the store adds the position (`seq`), id and
+/// time when it appends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub event_type: String,
+    pub tenant_id: Option<TenantId>,
+    pub actor_user_id: Option<UserId>,
+    pub session_id: Option<SessionId>,
+    pub request_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub action: String,
+    pub outcome: Outcome,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Facts about the event: ids and field names, never secrets or
+    /// personal data in clear.
+    pub details: serde_json::Value,
+    pub compliance_flags: Vec<ComplianceFlag>,
+    /// 0..=10.
+    pub risk_score: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodingError {
+    #[error("{0} is empty")]
+    Empty(&'static str),
+    #[error("{0} is longer than {1} characters")]
+    TooLong(&'static str, usize),
+    #[error("risk score {0} is above 10")]
+    Risk(u8),
+    #[error("details hold a non-integer number (floats have no canonical form)")]
+    Float,
+    #[error("details are larger than {0} bytes encoded")]
+    DetailsTooLarge(usize),
+}
+
+/// Largest encoded `details`.
+pub const MAX_DETAILS_BYTES: usize = 16 * 1024;
+
+impl AuditRecord {
+    /// Caps that keep every entry small and encodable.
+    pub fn validate(&self) -> Result<(), EncodingError> {
+        let text = |name, v: &str, max| {
+            if v.chars().count() > max {
+                Err(EncodingError::TooLong(name, max))
+            } else {
+                Ok(())
+            }
+        };
+        if self.event_type.is_empty() {
+            return Err(EncodingError::Empty("event_type"));
+        }
+        if self.action.is_empty() {
+            return Err(EncodingError::Empty("action"));
+        }
+        text("event_type", &self.event_type, 128)?;
+        text("action", &self.action, 128)?;
+        for (name, v, max) in [
+            ("request_id", &self.request_id, 128),
+            ("resource_type", &self.resource_type, 64),
+            ("resource_id", &self.resource_id, 256),
+            ("ip", &self.ip, 64),
+            ("user_agent", &self.user_agent, 1024),
+        ] {
+            if let Some(v) = v {
+                text(name, v, max)?;
+            }
+        }
+        if self.risk_score > 10 {
+            return Err(EncodingError::Risk(self.risk_score));
+        }
+        let mut buf = Vec::new();
+        write_value(&mut buf, &self.details)?;
+        if buf.len() > MAX_DETAILS_BYTES {
+            return Err(EncodingError::DetailsTooLarge(MAX_DETAILS_BYTES));
+        }
+        Ok(())
+    }
+}
+
+/// An entry as stored: a record at its place in a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub log_id: LogId,
+    /// 0-based, gapless per log.
+    pub seq: u64,
+    pub id: uuid::Uuid,
+    pub timestamp: Timestamp,
+    pub record: AuditRecord,
+}
+
+impl AuditEntry {
+    /// The canonical encoding (see `docs/audit-format.md`).
+    pub fn canonical_bytes(&self) -> Result<Vec<u8>, EncodingError> {
+        let mut buf = Vec::with_capacity(512);
+        self.canonical_bytes_into(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Encodes into `buf` (cleared first), so a verifier can reuse one
+    /// buffer for a million entries.
+    pub fn canonical_bytes_into(&self, buf: &mut Vec<u8>) -> Result<(), EncodingError> {
+        buf.clear();
+        let r = &self.record;
+        let ts = self.timestamp.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let tenant = r.tenant_id.map(|t| t.to_string());
+        let actor = r.actor_user_id.map(|t| t.to_string());
+        let session = r.session_id.map(|t| t.to_string());
+        let id = self.id.to_string();
+        let log = self.log_id.to_string();
+        // Keys in ascending byte order: the encoding is canonical JSON.
+        buf.push(b'{');
+        let mut first = true;
+        let mut key = |buf: &mut Vec<u8>, k: &str| {
+            if !first {
+                buf.push(b',');
+            }
+            first = false;
+            write_str(buf, k);
+            buf.push(b':');
+        };
+        key(buf, "action");
+        write_str(buf, &r.action);
+        key(buf, "actor_user_id");
+        write_opt(buf, actor.as_deref());
+        key(buf, "compliance_flags");
+        buf.push(b'[');
+        let mut flags = r.compliance_flags.clone();
+        flags.sort_unstable_by_key(|f| f.as_str());
+        flags.dedup();
+        for (i, f) in flags.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            write_str(buf, f.as_str());
+        }
+        buf.push(b']');
+        key(buf, "details");
+        write_value(buf, &r.details)?;
+        key(buf, "event_type");
+        write_str(buf, &r.event_type);
+        key(buf, "id");
+        write_str(buf, &id);
+        key(buf, "ip");
+        write_opt(buf, r.ip.as_deref());
+        key(buf, "log_id");
+        write_str(buf, &log);
+        key(buf, "outcome");
+        write_str(buf, r.outcome.as_str());
+        key(buf, "request_id");
+        write_opt(buf, r.request_id.as_deref());
+        key(buf, "resource_id");
+        write_opt(buf, r.resource_id.as_deref());
+        key(buf, "resource_type");
+        write_opt(buf, r.resource_type.as_deref());
+        key(buf, "risk_score");
+        buf.extend_from_slice(r.risk_score.to_string().as_bytes());
+        key(buf, "seq");
+        buf.extend_from_slice(self.seq.to_string().as_bytes());
+        key(buf, "session_id");
+        write_opt(buf, session.as_deref());
+        key(buf, "tenant_id");
+        write_opt(buf, tenant.as_deref());
+        key(buf, "timestamp");
+        write_str(buf, &ts);
+        key(buf, "user_agent");
+        write_opt(buf, r.user_agent.as_deref());
+        key(buf, "v");
+        buf.extend_from_slice(ENCODING_VERSION.to_string().as_bytes());
+        buf.push(b'}');
+        Ok(())
+    }
+
+    /// `SHA-256(0x00 ‖ canonical bytes)`.
+    pub fn leaf_hash(&self) -> Result<Hash, EncodingError> {
+        Ok(leaf_hash(&self.canonical_bytes()?))
+    }
+}
+
+fn write_opt(buf: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        Some(s) => write_str(buf, s),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+/// A JSON string with the minimal escaping of RFC 8785: `"` and `\`, and
+/// control characters as `\b \f \n \r \t` or `\u00xx`; everything else
+/// (all of Unicode) as UTF-8.
+fn write_str(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => buf.extend_from_slice(b"\\\""),
+            '\\' => buf.extend_from_slice(b"\\\\"),
+            '\u{8}' => buf.extend_from_slice(b"\\b"),
+            '\u{c}' => buf.extend_from_slice(b"\\f"),
+            '\n' => buf.extend_from_slice(b"\\n"),
+            '\r' => buf.extend_from_slice(b"\\r"),
+            '\t' => buf.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => {
+                buf.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+            }
+            c => {
+                let mut tmp = [0u8; 4];
+                buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+            }
+        }
+    }
+    buf.push(b'"');
+}
+
+/// Canonical JSON of a value: object keys sorted by their UTF-8 bytes, no
+/// whitespace, integers only.
+fn write_value(buf: &mut Vec<u8>, v: &serde_json::Value) -> Result<(), EncodingError> {
+    use serde_json::Value as V;
+    match v {
+        V::Null => buf.extend_from_slice(b"null"),
+        V::Bool(true) => buf.extend_from_slice(b"true"),
+        V::Bool(false) => buf.extend_from_slice(b"false"),
+        V::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                buf.extend_from_slice(i.to_string().as_bytes());
+            } else if let Some(u) = n.as_u64() {
+                buf.extend_from_slice(u.to_string().as_bytes());
+            } else {
+                return Err(EncodingError::Float);
+            }
+        }
+        V::String(s) => write_str(buf, s),
+        V::Array(items) => {
+            buf.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                write_value(buf, item)?;
+            }
+            buf.push(b']');
+        }
+        V::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            buf.push(b'{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                write_str(buf, k);
+                buf.push(b':');
+                if let Some(item) = map.get(k) {
+                    write_value(buf, item)?;
+                }
+            }
+            buf.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> AuditEntry {
+        AuditEntry {
+            log_id: LogId::server(),
+            seq: 7,
+            id: uuid::Uuid::nil(),
+            timestamp: chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00.5Z")
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or_default(),
+            record: AuditRecord {
+                event_type: "login_failure".into(),
+                tenant_id: None,
+                actor_user_id: None,
+                session_id: None,
+                request_id: Some("r\"1".into()),
+                resource_type: None,
+                resource_id: None,
+                action: "login".into(),
+                outcome: Outcome::Failure,
+                ip: Some("192.0.2.1".into()),
+                user_agent: None,
+                details: serde_json::json!({"z": 1, "a": [true, null, "é\n"]}),
+                compliance_flags: vec![
+                    ComplianceFlag::SoxChangeControl,
+                    ComplianceFlag::GdprProcessing,
+                ],
+                risk_score: 3,
+            },
+        }
+    }
+
+    #[test]
+    fn encoding_is_canonical_json_with_sorted_keys() {
+        let bytes = entry().canonical_bytes().unwrap_or_default();
+        let text = String::from_utf8(bytes).unwrap_or_default();
+        assert!(text.starts_with("{\"action\":\"login\",\"actor_user_id\":null,"));
+        assert!(text.contains(r#""compliance_flags":["GDPR_PROCESSING","SOX_CHANGE_CONTROL"]"#));
+        assert!(text.contains(r#""details":{"a":[true,null,"é\n"],"z":1}"#));
+        assert!(text.contains(r#""request_id":"r\"1""#));
+        assert!(text.contains(r#""timestamp":"2026-12-01T10:00:00.500000Z""#));
+        assert!(text.ends_with(r#""user_agent":null,"v":1}"#));
+        // It is valid JSON that parses back to the same field values.
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(parsed["seq"], 7);
+        assert_eq!(parsed["details"]["a"][2], "é\n");
+    }
+
+    #[test]
+    fn floats_are_refused() {
+        let mut e = entry();
+        e.record.details = serde_json::json!({"x": 1.5});
+        assert_eq!(e.canonical_bytes(), Err(EncodingError::Float));
+        assert_eq!(e.record.validate(), Err(EncodingError::Float));
+    }
+
+    #[test]
+    fn any_field_change_changes_the_leaf() {
+        let base = entry().leaf_hash();
+        let mut e = entry();
+        e.seq = 8;
+        assert_ne!(e.leaf_hash(), base);
+        let mut e = entry();
+        e.record.risk_score = 4;
+        assert_ne!(e.leaf_hash(), base);
+        let mut e = entry();
+        e.record.details = serde_json::json!({"z": 2, "a": [true, null, "é\n"]});
+        assert_ne!(e.leaf_hash(), base);
+    }
+
+    #[test]
+    fn log_ids_round_trip() {
+        let t = TenantId::new();
+        assert_eq!(
+            LogId::parse(&LogId::tenant(t).to_string()),
+            Ok(LogId::tenant(t))
+        );
+        assert_eq!(LogId::parse("server"), Ok(LogId::server()));
+        assert!(LogId::parse("tenant:nope").is_err());
+    }
+
+    #[test]
+    fn validation_caps_fields() {
+        let mut e = entry();
+        e.record.risk_score = 11;
+        assert_eq!(e.record.validate(), Err(EncodingError::Risk(11)));
+        let mut e = entry();
+        e.record.action.clear();
+        assert_eq!(e.record.validate(), Err(EncodingError::Empty("action")));
+        assert!(entry().record.validate().is_ok());
+    }
+}

@@ -1,0 +1,220 @@
+//! The verifier's pure part, shared by `POST /audit/verify`, the CLI on the
+//! database and the offline verifier of an export: entries are pushed in
+//! order, checkpoints at their sizes, and the first failure is kept.
+
+use serde::Serialize;
+
+use super::checkpoint::Checkpoint;
+use super::entry::{AuditEntry, LogId};
+use super::merkle::{Frontier, Hash, leaf_hash};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The entry's content no longer hashes to its stored leaf hash.
+    EntryModified,
+    /// A sequence number is missing (deleted entry, or a checkpoint covers
+    /// entries that are not there).
+    EntryMissing,
+    /// Entries are out of order or duplicated.
+    EntryReordered,
+    /// A checkpoint's root is not the root of the entries it covers.
+    CheckpointMismatch,
+    /// A checkpoint's signature does not verify under the log key.
+    CheckpointSignature,
+    /// An entry cannot be encoded (corrupt stored values).
+    EntryUnreadable,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EntryModified => "entry_modified",
+            Self::EntryMissing => "entry_missing",
+            Self::EntryReordered => "entry_reordered",
+            Self::CheckpointMismatch => "checkpoint_mismatch",
+            Self::CheckpointSignature => "checkpoint_signature",
+            Self::EntryUnreadable => "entry_unreadable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyFailure {
+    /// The first bad sequence number, when one is to blame.
+    pub seq: Option<u64>,
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    #[serde(serialize_with = "as_display")]
+    pub log_id: LogId,
+    /// Entries hashed before the first failure (all of them when none).
+    pub entries: u64,
+    pub checkpoints_checked: u64,
+    /// Base64 root over the verified entries.
+    #[serde(serialize_with = "as_base64")]
+    pub root_hash: Hash,
+    pub first_failure: Option<VerifyFailure>,
+}
+
+fn as_display<S: serde::Serializer>(v: &LogId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn as_base64<S: serde::Serializer>(v: &Hash, s: S) -> Result<S::Ok, S::Error> {
+    use base64::Engine as _;
+    s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+}
+
+pub struct LogVerifier {
+    log_id: LogId,
+    tree: Frontier,
+    checkpoints: u64,
+    failure: Option<VerifyFailure>,
+    buf: Vec<u8>,
+}
+
+impl LogVerifier {
+    pub fn new(log_id: LogId) -> Self {
+        Self {
+            log_id,
+            tree: Frontier::empty(),
+            checkpoints: 0,
+            failure: None,
+            buf: Vec::with_capacity(1024),
+        }
+    }
+
+    fn fail(
+        &mut self,
+        seq: Option<u64>,
+        kind: FailureKind,
+        message: String,
+    ) -> Result<(), VerifyFailure> {
+        let f = VerifyFailure { seq, kind, message };
+        if self.failure.is_none() {
+            self.failure = Some(f.clone());
+        }
+        Err(f)
+    }
+
+    /// Checks the next entry: its position, and that its content hashes to
+    /// the leaf stored beside it.
+    pub fn push_entry(
+        &mut self,
+        entry: &AuditEntry,
+        stored_leaf: &Hash,
+    ) -> Result<(), VerifyFailure> {
+        if let Some(f) = &self.failure {
+            return Err(f.clone());
+        }
+        let expected = self.tree.size();
+        if entry.seq > expected {
+            return self.fail(
+                Some(expected),
+                FailureKind::EntryMissing,
+                format!(
+                    "entry {expected} is missing (next present is {})",
+                    entry.seq
+                ),
+            );
+        }
+        if entry.seq < expected || entry.log_id != self.log_id {
+            return self.fail(
+                Some(entry.seq),
+                FailureKind::EntryReordered,
+                format!(
+                    "entry {} appears again after entry {}",
+                    entry.seq,
+                    expected.saturating_sub(1)
+                ),
+            );
+        }
+        if entry.canonical_bytes_into(&mut self.buf).is_err() {
+            return self.fail(
+                Some(entry.seq),
+                FailureKind::EntryUnreadable,
+                format!("entry {} cannot be encoded", entry.seq),
+            );
+        }
+        let leaf = leaf_hash(&self.buf);
+        if leaf != *stored_leaf {
+            return self.fail(
+                Some(entry.seq),
+                FailureKind::EntryModified,
+                format!("entry {} was modified after it was written", entry.seq),
+            );
+        }
+        self.tree.push(leaf);
+        Ok(())
+    }
+
+    /// Checks a checkpoint whose size is at most the entries pushed so far
+    /// (a larger one means entries are missing). `note_ok` says whether its
+    /// signature verified.
+    pub fn check_checkpoint(&mut self, cp: &Checkpoint, note_ok: bool) {
+        if self.failure.is_some() {
+            return;
+        }
+        self.checkpoints += 1;
+        if !note_ok {
+            let _ = self.fail(
+                None,
+                FailureKind::CheckpointSignature,
+                format!(
+                    "the checkpoint of size {} is not signed by the log key",
+                    cp.tree_size
+                ),
+            );
+            return;
+        }
+        let size = self.tree.size();
+        if cp.tree_size > size {
+            let _ = self.fail(
+                Some(size),
+                FailureKind::EntryMissing,
+                format!(
+                    "a checkpoint covers {} entries but entry {size} is missing",
+                    cp.tree_size
+                ),
+            );
+            return;
+        }
+        if cp.tree_size < size {
+            // The caller hands checkpoints over in size order as the
+            // entries pass; an earlier one arriving late is a caller bug.
+            let _ = self.fail(
+                None,
+                FailureKind::CheckpointMismatch,
+                format!(
+                    "checkpoint of size {} checked after {size} entries",
+                    cp.tree_size
+                ),
+            );
+            return;
+        }
+        if self.tree.root() != cp.root_hash {
+            let _ = self.fail(
+                cp.tree_size.checked_sub(1),
+                FailureKind::CheckpointMismatch,
+                format!(
+                    "the entries do not hash to the root signed at size {}",
+                    cp.tree_size
+                ),
+            );
+        }
+    }
+
+    pub fn finish(self) -> VerifyReport {
+        VerifyReport {
+            log_id: self.log_id,
+            entries: self.tree.size(),
+            checkpoints_checked: self.checkpoints,
+            root_hash: self.tree.root(),
+            first_failure: self.failure,
+        }
+    }
+}

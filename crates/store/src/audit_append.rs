@@ -1,0 +1,147 @@
+//! Appending to the audit log inside the caller's transaction. Every
+//! mutating repository method takes the audit records of its change and
+//! appends them with `append_audit!` before it commits, so a change is
+//! never stored without its record (and a failed append rolls the change
+//! back).
+//!
+//! Per log: create the head row if missing, lock it (`FOR UPDATE` on
+//! PostgreSQL; SQLite transactions are `BEGIN IMMEDIATE`, so the database
+//! lock is held already), assign the next sequence numbers, hash each entry
+//! into the compact range kept in the head row, store the entries and the
+//! perfect-subtree nodes they complete, and write the new head. Appends of
+//! several instances to one log serialise on the head row and can neither
+//! fork nor gap it.
+
+macro_rules! append_audit {
+    ($c:ident, $records:expr) => {{
+        let records: &[isms_domain::audit::AuditRecord] = $records;
+        let mut stored: Vec<isms_domain::audit::AuditEntry> = Vec::with_capacity(records.len());
+        let now = isms_domain::time::now();
+        for (log, group) in crate::audit_rows::by_log(records) {
+            let log_text = log.to_string();
+            let tenant = group
+                .first()
+                .and_then(|r| r.tenant_id)
+                .map(|t| t.as_uuid());
+            sqlx::query(
+                "INSERT INTO audit_logs (log_id, tenant_id, size, frontier, root_hash, updated_at) \
+                 VALUES ($1, $2, 0, $3, $4, $5) ON CONFLICT (log_id) DO NOTHING",
+            )
+            .bind(&log_text)
+            .bind(tenant)
+            .bind(Vec::<u8>::new())
+            .bind(isms_domain::audit::empty_root().to_vec())
+            .bind(now)
+            .execute(&mut *$c)
+            .await
+            .map_err(crate::error::map)?;
+            let (size, frontier_bytes): (i64, Vec<u8>) = sqlx::query_as(Self::AUDIT_HEAD_FOR_UPDATE)
+                .bind(&log_text)
+                .fetch_one(&mut *$c)
+                .await
+                .map_err(crate::error::map)?;
+            let size = crate::audit_rows::to_u64(size, "audit log size")?;
+            let mut frontier = isms_domain::audit::Frontier::from_bytes(size, &frontier_bytes)
+                .map_err(|_| crate::audit_rows::corrupt("audit frontier"))?;
+            let mut seq = size;
+            for record in group {
+                let entry = isms_domain::audit::AuditEntry {
+                    log_id: log.clone(),
+                    seq,
+                    id: uuid::Uuid::now_v7(),
+                    timestamp: now,
+                    record: record.clone(),
+                };
+                let leaf = entry.leaf_hash().map_err(|e| {
+                    isms_domain::ports::RepoError::Internal(format!("audit entry encoding: {e}"))
+                })?;
+                sqlx::query(
+                    "INSERT INTO audit_entries (log_id, seq, id, tenant_id, occurred_at, event_type, \
+                     actor_user_id, session_id, request_id, resource_type, resource_id, action, outcome, \
+                     ip, user_agent, details, compliance_flags, risk_score, leaf_hash) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                )
+                .bind(&log_text)
+                .bind(crate::audit_rows::to_i64(seq)?)
+                .bind(entry.id)
+                .bind(record.tenant_id.map(|t| t.as_uuid()))
+                .bind(now)
+                .bind(&record.event_type)
+                .bind(record.actor_user_id.map(|u| u.as_uuid()))
+                .bind(record.session_id.map(|s| s.as_uuid()))
+                .bind(record.request_id.as_deref())
+                .bind(record.resource_type.as_deref())
+                .bind(record.resource_id.as_deref())
+                .bind(&record.action)
+                .bind(record.outcome.as_str())
+                .bind(record.ip.as_deref())
+                .bind(record.user_agent.as_deref())
+                .bind(record.details.to_string())
+                .bind(crate::audit_rows::flags_text(&record.compliance_flags))
+                .bind(i16::from(record.risk_score))
+                .bind(leaf.to_vec())
+                .execute(&mut *$c)
+                .await
+                .map_err(crate::error::map)?;
+                for (node, hash) in frontier.append(leaf) {
+                    sqlx::query(
+                        "INSERT INTO audit_nodes (log_id, tenant_id, level, idx, hash) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&log_text)
+                    .bind(tenant)
+                    .bind(i16::from(node.level))
+                    .bind(crate::audit_rows::to_i64(node.index)?)
+                    .bind(hash.to_vec())
+                    .execute(&mut *$c)
+                    .await
+                    .map_err(crate::error::map)?;
+                }
+                if let Some(alert) = isms_domain::audit::alert_for(
+                    &record.event_type,
+                    record.risk_score,
+                    &record.compliance_flags,
+                ) {
+                    // Raised in the entry's transaction: an alert exists
+                    // exactly when its entry does.
+                    sqlx::query(
+                        "INSERT INTO alerts (id, tenant_id, log_id, entry_seq, entry_id, severity, event_type, \
+                         risk_score, description, required_actions, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(uuid::Uuid::now_v7())
+                    .bind(record.tenant_id.map(|t| t.as_uuid()))
+                    .bind(&log_text)
+                    .bind(crate::audit_rows::to_i64(seq)?)
+                    .bind(entry.id)
+                    .bind(alert.severity.as_str())
+                    .bind(&record.event_type)
+                    .bind(i16::from(record.risk_score))
+                    .bind(&alert.description)
+                    .bind(serde_json::Value::from(alert.required_actions.clone()).to_string())
+                    .bind(now)
+                    .execute(&mut *$c)
+                    .await
+                    .map_err(crate::error::map)?;
+                }
+                stored.push(entry);
+                seq += 1;
+            }
+            sqlx::query(
+                "UPDATE audit_logs SET size = $2, frontier = $3, root_hash = $4, updated_at = $5 \
+                 WHERE log_id = $1",
+            )
+            .bind(&log_text)
+            .bind(crate::audit_rows::to_i64(seq)?)
+            .bind(frontier.to_bytes())
+            .bind(frontier.root().to_vec())
+            .bind(now)
+            .execute(&mut *$c)
+            .await
+            .map_err(crate::error::map)?;
+        }
+        Ok::<Vec<isms_domain::audit::AuditEntry>, isms_domain::ports::RepoError>(stored)
+    }};
+}
+
+pub(crate) use append_audit;
