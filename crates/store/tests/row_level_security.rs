@@ -90,6 +90,12 @@ async fn least_privilege_role_sees_only_its_scope() {
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}",
                 role.name
             ),
+            // The README's least-privilege setup: the audit tables are
+            // append-only for the application by grant, not only by trigger.
+            format!(
+                "REVOKE UPDATE, DELETE, TRUNCATE ON audit_entries, audit_nodes, audit_checkpoints FROM {}",
+                role.name
+            ),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(stmt))
                 .execute(&mut c)
@@ -136,7 +142,37 @@ async fn least_privilege_role_sees_only_its_scope() {
         expires_at: session.expires_at,
         rotated_at: None,
     };
-    app.sessions().create(&session, &token, &[]).await.unwrap();
+    let login = isms_domain::audit::AuditRecord {
+        event_type: "login_success".into(),
+        tenant_id: Some(a.id),
+        actor_user_id: Some(alice.id),
+        session_id: Some(session.id),
+        request_id: None,
+        resource_type: Some("session".into()),
+        resource_id: Some(session.id.to_string()),
+        action: "login".into(),
+        outcome: isms_domain::events::Outcome::Success,
+        ip: None,
+        user_agent: None,
+        details: serde_json::json!({}),
+        compliance_flags: vec![],
+        risk_score: 1,
+    };
+    // The audit append runs as the role, inside the tenant scope.
+    app.sessions()
+        .create(&session, &token, std::slice::from_ref(&login))
+        .await
+        .unwrap();
+    let log = isms_domain::audit::LogId::tenant(a.id);
+    assert_eq!(app.audit().head(&log).await.unwrap().size, 1);
+    assert_eq!(
+        app.audit()
+            .head(&isms_domain::audit::LogId::tenant(b.id))
+            .await
+            .unwrap()
+            .size,
+        0
+    );
     assert_eq!(app.sessions().get(a.id, session.id).await.unwrap(), session);
     assert!(matches!(
         app.sessions().get(b.id, session.id).await,
@@ -194,6 +230,20 @@ async fn least_privilege_role_sees_only_its_scope() {
         .unwrap();
     assert_eq!(smuggled.rows_affected(), 0);
     tx.rollback().await.unwrap();
+    // The role may append to the audit log but never rewrite it.
+    for sql in [
+        "UPDATE audit_entries SET risk_score = 0",
+        "DELETE FROM audit_entries",
+        "TRUNCATE audit_entries",
+        "DELETE FROM audit_nodes",
+        "DELETE FROM audit_checkpoints",
+    ] {
+        let err = sqlx::query(sql).execute(&mut c).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{sql}: {err}"
+        );
+    }
     c.close().await.unwrap();
     drop(db);
 }

@@ -5,6 +5,7 @@
 //! a fresh database of its own.
 
 mod store_suite {
+    pub mod audit;
     pub mod bootstrap;
     pub mod sessions;
     pub mod signing_keys;
@@ -72,4 +73,12 @@ conformance! {
     sessions::rotate_rejects_unknown_and_expired,
     sessions::concurrent_rotation_has_one_winner,
     signing_keys::signing_key_lifecycle,
+    audit::appends_are_gapless_and_the_head_tracks_the_root,
+    audit::stored_nodes_prove_inclusion,
+    audit::the_log_is_append_only,
+    audit::a_change_and_its_record_commit_together,
+    audit::concurrent_appends_from_two_stores_never_fork,
+    audit::checkpoints_are_stored_once_per_size,
+    audit::queries_filter_and_page_newest_first,
+    audit::critical_records_raise_alerts_scheduled_once,
 }

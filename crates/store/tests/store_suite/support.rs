@@ -170,3 +170,36 @@ pub fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v.sort();
     v
 }
+
+impl Ctx {
+    /// Runs one raw SQL statement on the test database over a connection of
+    /// its own (as someone with direct database access would).
+    pub async fn exec(&self, sql: &str) -> Result<u64, String> {
+        use sqlx::Connection as _;
+        let url = self.db.url();
+        let stmt = sqlx::AssertSqlSafe(sql.to_owned());
+        if url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::query(stmt)
+                .execute(&mut c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(|e| e.to_string())
+        } else {
+            let mut c = sqlx::PgConnection::connect(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::query(stmt)
+                .execute(&mut c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(|e| e.to_string())
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        !self.db.url().starts_with("sqlite:")
+    }
+}
