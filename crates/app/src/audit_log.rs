@@ -319,33 +319,14 @@ impl AuditLogService {
     /// checkpoint's signature and root.
     pub async fn verify_log(&self, log: &LogId) -> Result<VerifyReport, AppError> {
         let repo = self.trail.repo();
-        let keys = self.signer.verifying_keys();
-        let mut checkpoints = repo.checkpoints(log).await?;
-        checkpoints.sort_by_key(|c| c.checkpoint.tree_size);
-        let mut pending = checkpoints.into_iter().peekable();
-        let mut verifier = LogVerifier::new(log.clone());
-        let mut from = 0u64;
-        'scan: loop {
-            let batch = repo.scan(log, from, SCAN_BATCH).await?;
-            let last = batch.len() < SCAN_BATCH as usize;
-            for (entry, stored_leaf) in &batch {
-                // Checkpoints at or below the entries seen so far are due.
-                while let Some(cp) = pending.next_if(|c| c.checkpoint.tree_size <= entry.seq) {
-                    verifier.check_checkpoint(&cp.checkpoint, note_ok(&cp, &keys));
-                }
-                if verifier.push_entry(entry, stored_leaf).is_err() {
-                    break 'scan;
-                }
-                from = entry.seq + 1;
-            }
-            if last {
-                break;
-            }
-        }
-        for cp in pending {
-            verifier.check_checkpoint(&cp.checkpoint, note_ok(&cp, &keys));
-        }
-        Ok(verifier.finish())
+        let checkpoints = repo.checkpoints(log).await?;
+        verify_stored(
+            repo.as_ref(),
+            log,
+            checkpoints,
+            &self.signer.verifying_keys(),
+        )
+        .await
     }
 
     /// Verifies the caller's tenant log and records that it did.
@@ -504,6 +485,63 @@ impl AuditLogService {
         self.trail.forget_policy(tenant);
         Ok(policy)
     }
+}
+
+/// The whole-log verification over a store: reads batches of entries
+/// while hashing the previous one (on SQLite the read runs on the driver's
+/// thread, so reading and hashing use both cores), checking each
+/// checkpoint when the entries reach its size.
+pub async fn verify_stored(
+    repo: &dyn isms_domain::ports::AuditRepository,
+    log: &LogId,
+    mut checkpoints: Vec<StoredCheckpoint>,
+    keys: &[(String, [u8; 32])],
+) -> Result<VerifyReport, AppError> {
+    checkpoints.sort_by_key(|c| c.checkpoint.tree_size);
+    let mut pending = checkpoints.into_iter().peekable();
+    let mut verifier = LogVerifier::new(log.clone());
+    let mut batch = repo.scan(log, 0, SCAN_BATCH).await?;
+    loop {
+        let last = batch.len() < SCAN_BATCH as usize;
+        let next_from = batch.last().map_or(0, |e| e.seq + 1);
+        if last {
+            if check_batch(&mut verifier, &mut pending, &batch, keys) {
+                for cp in pending.by_ref() {
+                    verifier.check_checkpoint(&cp.checkpoint, note_ok(&cp, keys));
+                }
+            }
+            break;
+        }
+        let (next, intact) = futures::future::join(repo.scan(log, next_from, SCAN_BATCH), async {
+            check_batch(&mut verifier, &mut pending, &batch, keys)
+        })
+        .await;
+        if !intact {
+            break;
+        }
+        batch = next?;
+    }
+    Ok(verifier.finish())
+}
+
+/// Pushes a batch, checking each checkpoint the entries reach; `false`
+/// once verification failed.
+fn check_batch(
+    verifier: &mut LogVerifier,
+    pending: &mut std::iter::Peekable<std::vec::IntoIter<StoredCheckpoint>>,
+    batch: &[isms_domain::audit::RawEntry],
+    keys: &[(String, [u8; 32])],
+) -> bool {
+    for raw in batch {
+        // Checkpoints at or below the entries seen so far are due.
+        while let Some(cp) = pending.next_if(|c| c.checkpoint.tree_size <= raw.seq) {
+            verifier.check_checkpoint(&cp.checkpoint, note_ok(&cp, keys));
+        }
+        if verifier.push(raw).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 fn note_ok(cp: &StoredCheckpoint, keys: &[(String, [u8; 32])]) -> bool {

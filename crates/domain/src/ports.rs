@@ -440,14 +440,14 @@ pub trait AuditRepository: Send + Sync {
         log: &crate::audit::LogId,
         ids: &[crate::audit::NodeId],
     ) -> Result<Vec<(crate::audit::NodeId, crate::audit::Hash)>, RepoError>;
-    /// Entries with `from <= seq`, ascending, at most `limit`, each with the
-    /// leaf hash stored beside it.
+    /// Stored entries with `from <= seq`, ascending, at most `limit`, as
+    /// written (the verifier judges them).
     async fn scan(
         &self,
         log: &crate::audit::LogId,
         from: u64,
         limit: u32,
-    ) -> Result<Vec<(crate::audit::AuditEntry, crate::audit::Hash)>, RepoError>;
+    ) -> Result<Vec<crate::audit::RawEntry>, RepoError>;
     /// Newest first; one more than `filter.limit` tells a next page exists.
     async fn query(
         &self,

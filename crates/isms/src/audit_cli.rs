@@ -7,8 +7,7 @@ use std::io::{BufRead, Write};
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use isms_domain::audit::{AuditEntry, AuditRecord, LogId, LogVerifier, VerifyReport};
-use isms_domain::events::Outcome;
+use isms_domain::audit::{LogId, LogVerifier, RawEntry, VerifyReport};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -23,7 +22,14 @@ pub enum ExportLine {
         log_id: String,
         verifier_key: String,
     },
-    Entry(Box<ExportEntry>),
+    /// One entry: its canonical encoding (itself JSON, kept as a string so
+    /// no tool re-formats the bytes the leaf hash covers) and that hash.
+    Entry {
+        seq: u64,
+        canonical: String,
+        /// Base64.
+        leaf_hash: String,
+    },
     Checkpoint {
         tree_size: u64,
         /// Base64.
@@ -31,86 +37,6 @@ pub enum ExportLine {
         timestamp: chrono::DateTime<chrono::Utc>,
         note: String,
     },
-}
-
-/// Every field of an entry, so the verifier can recompute its leaf hash.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ExportEntry {
-    pub seq: u64,
-    pub id: uuid::Uuid,
-    pub timestamp: chrono::DateTime<chrono::Utc>,
-    pub tenant_id: Option<isms_domain::TenantId>,
-    pub event_type: String,
-    pub actor_user_id: Option<isms_domain::UserId>,
-    pub session_id: Option<isms_domain::SessionId>,
-    pub request_id: Option<String>,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<String>,
-    pub action: String,
-    pub outcome: Outcome,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub details: serde_json::Value,
-    pub compliance_flags: Vec<isms_domain::audit::ComplianceFlag>,
-    pub risk_score: u8,
-    /// Base64 leaf hash as stored.
-    pub leaf_hash: String,
-}
-
-impl ExportEntry {
-    fn from_entry(e: &AuditEntry, leaf: &isms_domain::audit::Hash) -> Self {
-        let r = &e.record;
-        Self {
-            seq: e.seq,
-            id: e.id,
-            timestamp: e.timestamp,
-            tenant_id: r.tenant_id,
-            event_type: r.event_type.clone(),
-            actor_user_id: r.actor_user_id,
-            session_id: r.session_id,
-            request_id: r.request_id.clone(),
-            resource_type: r.resource_type.clone(),
-            resource_id: r.resource_id.clone(),
-            action: r.action.clone(),
-            outcome: r.outcome,
-            ip: r.ip.clone(),
-            user_agent: r.user_agent.clone(),
-            details: r.details.clone(),
-            compliance_flags: r.compliance_flags.clone(),
-            risk_score: r.risk_score,
-            leaf_hash: B64.encode(leaf),
-        }
-    }
-
-    fn into_entry(self, log: &LogId) -> anyhow::Result<(AuditEntry, isms_domain::audit::Hash)> {
-        let leaf = decode_hash(&self.leaf_hash).context("leaf_hash")?;
-        let record = AuditRecord {
-            event_type: self.event_type,
-            tenant_id: self.tenant_id,
-            actor_user_id: self.actor_user_id,
-            session_id: self.session_id,
-            request_id: self.request_id,
-            resource_type: self.resource_type,
-            resource_id: self.resource_id,
-            action: self.action,
-            outcome: self.outcome,
-            ip: self.ip,
-            user_agent: self.user_agent,
-            details: self.details,
-            compliance_flags: self.compliance_flags,
-            risk_score: self.risk_score,
-        };
-        Ok((
-            AuditEntry {
-                log_id: log.clone(),
-                seq: self.seq,
-                id: self.id,
-                timestamp: self.timestamp,
-                record,
-            },
-            leaf,
-        ))
-    }
 }
 
 fn decode_hash(b64: &str) -> anyhow::Result<isms_domain::audit::Hash> {
@@ -191,15 +117,17 @@ pub async fn export(config: &Config, tenant: &str, out: &mut dyn Write) -> anyho
             .scan(&log, from, 10_000)
             .await
             .map_err(|e| anyhow::anyhow!("reading the log: {e}"))?;
-        for (entry, leaf) in &batch {
+        for raw in &batch {
             writeln!(
                 out,
                 "{}",
-                line(&ExportLine::Entry(Box::new(ExportEntry::from_entry(
-                    entry, leaf
-                ))))?
+                line(&ExportLine::Entry {
+                    seq: raw.seq,
+                    canonical: String::from_utf8_lossy(&raw.canonical).into_owned(),
+                    leaf_hash: B64.encode(raw.leaf_hash),
+                })?
             )?;
-            from = entry.seq + 1;
+            from = raw.seq + 1;
         }
         if batch.len() < 10_000 {
             break;
@@ -251,7 +179,16 @@ pub fn verify_file(
                         .map_err(|_| anyhow::anyhow!("line {}: bad log id", n + 1))?,
                 );
             }
-            ExportLine::Entry(e) => entries.push(*e),
+            ExportLine::Entry {
+                seq,
+                canonical,
+                leaf_hash,
+            } => entries.push(RawEntry {
+                seq,
+                canonical: canonical.into_bytes(),
+                leaf_hash: decode_hash(&leaf_hash)
+                    .with_context(|| format!("line {}: leaf_hash", n + 1))?,
+            }),
             ExportLine::Checkpoint { note, .. } => checkpoints.push(note),
         }
     }
@@ -281,12 +218,11 @@ pub fn verify_file(
     }
     opened.sort_by_key(|(cp, _)| cp.tree_size);
     let mut pending = opened.into_iter().peekable();
-    for e in entries {
-        let (entry, leaf) = e.into_entry(&log)?;
-        while let Some((cp, ok)) = pending.next_if(|(c, _)| c.tree_size <= entry.seq) {
+    for raw in &entries {
+        while let Some((cp, ok)) = pending.next_if(|(c, _)| c.tree_size <= raw.seq) {
             verifier.check_checkpoint(&cp, ok);
         }
-        if verifier.push_entry(&entry, &leaf).is_err() {
+        if verifier.push(raw).is_err() {
             break;
         }
     }

@@ -44,6 +44,11 @@ macro_rules! append_audit {
             let mut frontier = isms_domain::audit::Frontier::from_bytes(size, &frontier_bytes)
                 .map_err(|_| crate::audit_rows::corrupt("audit frontier"))?;
             let mut seq = size;
+            // Encode and hash everything first, then write in a few
+            // multi-row statements: a batch costs round trips per 500
+            // entries, not per entry.
+            let mut rows = Vec::with_capacity(group.len());
+            let mut nodes = Vec::with_capacity(group.len() * 2);
             for record in group {
                 let entry = isms_domain::audit::AuditEntry {
                     log_id: log.clone(),
@@ -52,51 +57,71 @@ macro_rules! append_audit {
                     timestamp: now,
                     record: record.clone(),
                 };
-                let leaf = entry.leaf_hash().map_err(|e| {
+                let canonical = entry.canonical_bytes().map_err(|e| {
                     isms_domain::ports::RepoError::Internal(format!("audit entry encoding: {e}"))
                 })?;
-                sqlx::query(
+                let leaf = isms_domain::audit::leaf_hash(&canonical);
+                let canonical = String::from_utf8(canonical).map_err(|_| {
+                    isms_domain::ports::RepoError::Internal("audit entry is not UTF-8".into())
+                })?;
+                nodes.extend(frontier.append(leaf));
+                rows.push((entry, canonical, leaf));
+                seq += 1;
+            }
+            for chunk in rows.chunks(500) {
+                let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO audit_entries (log_id, seq, id, tenant_id, occurred_at, event_type, \
-                     actor_user_id, session_id, request_id, resource_type, resource_id, action, outcome, \
-                     ip, user_agent, details, compliance_flags, risk_score, leaf_hash) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-                )
-                .bind(&log_text)
-                .bind(crate::audit_rows::to_i64(seq)?)
-                .bind(entry.id)
-                .bind(record.tenant_id.map(|t| t.as_uuid()))
-                .bind(now)
-                .bind(&record.event_type)
-                .bind(record.actor_user_id.map(|u| u.as_uuid()))
-                .bind(record.session_id.map(|s| s.as_uuid()))
-                .bind(record.request_id.as_deref())
-                .bind(record.resource_type.as_deref())
-                .bind(record.resource_id.as_deref())
-                .bind(&record.action)
-                .bind(record.outcome.as_str())
-                .bind(record.ip.as_deref())
-                .bind(record.user_agent.as_deref())
-                .bind(record.details.to_string())
-                .bind(crate::audit_rows::flags_text(&record.compliance_flags))
-                .bind(i16::from(record.risk_score))
-                .bind(leaf.to_vec())
-                .execute(&mut *$c)
-                .await
-                .map_err(crate::error::map)?;
-                for (node, hash) in frontier.append(leaf) {
-                    sqlx::query(
-                        "INSERT INTO audit_nodes (log_id, tenant_id, level, idx, hash) \
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(&log_text)
-                    .bind(tenant)
-                    .bind(i16::from(node.level))
-                    .bind(crate::audit_rows::to_i64(node.index)?)
-                    .bind(hash.to_vec())
+                     actor_user_id, resource_type, resource_id, outcome, ip, compliance_flags, risk_score, \
+                     canonical, leaf_hash) ",
+                );
+                let mut bad_seq = false;
+                q.push_values(chunk, |mut b, (entry, canonical, leaf)| {
+                    let r = &entry.record;
+                    bad_seq |= i64::try_from(entry.seq).is_err();
+                    b.push_bind(log_text.clone())
+                        .push_bind(i64::try_from(entry.seq).unwrap_or(i64::MAX))
+                        .push_bind(entry.id)
+                        .push_bind(r.tenant_id.map(|t| t.as_uuid()))
+                        .push_bind(now)
+                        .push_bind(r.event_type.clone())
+                        .push_bind(r.actor_user_id.map(|u| u.as_uuid()))
+                        .push_bind(r.resource_type.clone())
+                        .push_bind(r.resource_id.clone())
+                        .push_bind(r.outcome.as_str())
+                        .push_bind(r.ip.clone())
+                        .push_bind(crate::audit_rows::flags_text(&r.compliance_flags))
+                        .push_bind(i16::from(r.risk_score))
+                        .push_bind(canonical.clone())
+                        .push_bind(leaf.to_vec());
+                });
+                if bad_seq {
+                    return Err(isms_domain::ports::RepoError::Internal(
+                        "sequence number out of range".into(),
+                    ));
+                }
+                q.build()
                     .execute(&mut *$c)
                     .await
                     .map_err(crate::error::map)?;
-                }
+            }
+            for chunk in nodes.chunks(1000) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_nodes (log_id, tenant_id, level, idx, hash) ",
+                );
+                q.push_values(chunk, |mut b, (node, hash)| {
+                    b.push_bind(log_text.clone())
+                        .push_bind(tenant)
+                        .push_bind(i16::from(node.level))
+                        .push_bind(i64::try_from(node.index).unwrap_or(i64::MAX))
+                        .push_bind(hash.to_vec());
+                });
+                q.build()
+                    .execute(&mut *$c)
+                    .await
+                    .map_err(crate::error::map)?;
+            }
+            for (entry, _, _) in &rows {
+                let record = &entry.record;
                 if let Some(alert) = isms_domain::audit::alert_for(
                     &record.event_type,
                     record.risk_score,
@@ -112,7 +137,7 @@ macro_rules! append_audit {
                     .bind(uuid::Uuid::now_v7())
                     .bind(record.tenant_id.map(|t| t.as_uuid()))
                     .bind(&log_text)
-                    .bind(crate::audit_rows::to_i64(seq)?)
+                    .bind(crate::audit_rows::to_i64(entry.seq)?)
                     .bind(entry.id)
                     .bind(alert.severity.as_str())
                     .bind(&record.event_type)
@@ -124,9 +149,8 @@ macro_rules! append_audit {
                     .await
                     .map_err(crate::error::map)?;
                 }
-                stored.push(entry);
-                seq += 1;
             }
+            stored.extend(rows.into_iter().map(|(entry, _, _)| entry));
             sqlx::query(
                 "UPDATE audit_logs SET size = $2, frontier = $3, root_hash = $4, updated_at = $5 \
                  WHERE log_id = $1",

@@ -81,23 +81,21 @@ macro_rules! impl_audit_repositories {
                     return Ok(Vec::new());
                 }
                 crate::scope::scoped!(self, crate::audit_repos::scope_of(log), c => {
-                    // One round trip: the plan asks for O(log n) nodes.
-                    let mut q = sqlx::QueryBuilder::new(
-                        "SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE log_id = ",
-                    );
-                    q.push_bind(log.to_string());
-                    q.push(" AND (");
+                    // One round trip of point lookups on the primary key
+                    // (an OR of pairs defeats the index on SQLite).
+                    let log_text = log.to_string();
+                    let mut q = sqlx::QueryBuilder::new("");
                     for (i, id) in ids.iter().enumerate() {
                         if i > 0 {
-                            q.push(" OR ");
+                            q.push(" UNION ALL ");
                         }
-                        q.push("(level = ");
+                        q.push("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE log_id = ");
+                        q.push_bind(log_text.clone());
+                        q.push(" AND level = ");
                         q.push_bind(i16::from(id.level));
                         q.push(" AND idx = ");
                         q.push_bind(crate::audit_rows::to_i64(id.index)?);
-                        q.push(")");
                     }
-                    q.push(")");
                     let rows: Vec<(i64, i64, Vec<u8>)> = q
                         .build_query_as()
                         .fetch_all(&mut *c)
@@ -123,11 +121,21 @@ macro_rules! impl_audit_repositories {
                 log: &isms_domain::audit::LogId,
                 from: u64,
                 limit: u32,
-            ) -> Result<
-                Vec<(isms_domain::audit::AuditEntry, isms_domain::audit::Hash)>,
-                isms_domain::ports::RepoError,
-            > {
+            ) -> Result<Vec<isms_domain::audit::RawEntry>, isms_domain::ports::RepoError> {
                 crate::scope::scoped!(self, crate::audit_repos::scope_of(log), c => {
+                    if let Some(sql) = Self::AUDIT_SCAN_AS_TEXT {
+                        // One row for the whole batch: a backend whose
+                        // driver hands rows over one at a time (SQLite)
+                        // reads a million entries in seconds this way.
+                        let text: Option<String> = sqlx::query_scalar(sql)
+                            .bind(log.to_string())
+                            .bind(crate::audit_rows::to_i64(from)?)
+                            .bind(i64::from(limit))
+                            .fetch_one(&mut *c)
+                            .await
+                            .map_err(crate::error::map)?;
+                        return crate::audit_rows::entries_from_text(text.as_deref());
+                    }
                     sqlx::query_as::<_, crate::audit_rows::EntryRow>(concat!(
                         "SELECT ",
                         crate::audit_rows::entry_columns!(),
@@ -140,7 +148,7 @@ macro_rules! impl_audit_repositories {
                     .await
                     .map_err(crate::error::map)?
                     .into_iter()
-                    .map(crate::audit_rows::EntryRow::into_entry)
+                    .map(crate::audit_rows::EntryRow::into_raw)
                     .collect()
                 })
             }
@@ -180,7 +188,7 @@ macro_rules! impl_audit_repositories {
                     .await
                     .map_err(crate::error::map)?
                     .into_iter()
-                    .map(|r| r.into_entry().map(|(e, _)| e))
+                    .map(|r| r.into_entry(log))
                     .collect()
                 })
             }
@@ -201,8 +209,7 @@ macro_rules! impl_audit_repositories {
                     .fetch_one(&mut *c)
                     .await
                     .map_err(crate::error::map)?
-                    .into_entry()
-                    .map(|(e, _)| e)
+                    .into_entry(log)
                 })
             }
 

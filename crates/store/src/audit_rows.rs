@@ -2,8 +2,7 @@
 //! are the same on both backends.
 
 use chrono::{DateTime, Utc};
-use isms_domain::audit::{AuditEntry, AuditRecord, ComplianceFlag, Hash, LogId};
-use isms_domain::events::Outcome;
+use isms_domain::audit::{AuditEntry, AuditRecord, ComplianceFlag, Hash, LogId, RawEntry};
 use isms_domain::ports::{AlertRecord, RepoError, StoredCheckpoint, WebhookDelivery};
 use uuid::Uuid;
 
@@ -56,66 +55,39 @@ pub(crate) fn flags_text(flags: &[ComplianceFlag]) -> String {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct EntryRow {
-    log_id: String,
     seq: i64,
-    id: Uuid,
-    tenant_id: Option<Uuid>,
-    occurred_at: DateTime<Utc>,
-    event_type: String,
-    actor_user_id: Option<Uuid>,
-    session_id: Option<Uuid>,
-    request_id: Option<String>,
-    resource_type: Option<String>,
-    resource_id: Option<String>,
-    action: String,
-    outcome: String,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    details: String,
-    compliance_flags: String,
-    risk_score: i64,
+    canonical: String,
     leaf_hash: Vec<u8>,
 }
 
 macro_rules! entry_columns {
     () => {
-        "log_id, seq, id, tenant_id, occurred_at, event_type, actor_user_id, session_id, request_id, \
-         resource_type, resource_id, action, outcome, ip, user_agent, details, compliance_flags, \
-         CAST(risk_score AS BIGINT) AS risk_score, leaf_hash"
+        "seq, canonical, leaf_hash"
     };
 }
 pub(crate) use entry_columns;
 
 impl EntryRow {
-    /// The entry as stored and the leaf hash stored beside it. Decoding
-    /// does not judge integrity: the verifier compares the two.
-    pub(crate) fn into_entry(self) -> Result<(AuditEntry, Hash), RepoError> {
-        let leaf = hash_of(&self.leaf_hash, "leaf hash")?;
-        let record = AuditRecord {
-            event_type: self.event_type,
-            tenant_id: self.tenant_id.map(Into::into),
-            actor_user_id: self.actor_user_id.map(Into::into),
-            session_id: self.session_id.map(Into::into),
-            request_id: self.request_id,
-            resource_type: self.resource_type,
-            resource_id: self.resource_id,
-            action: self.action,
-            outcome: Outcome::parse(&self.outcome).ok_or_else(|| corrupt("audit outcome"))?,
-            ip: self.ip,
-            user_agent: self.user_agent,
-            details: serde_json::from_str(&self.details).map_err(|_| corrupt("audit details"))?,
-            compliance_flags: serde_json::from_str(&self.compliance_flags)
-                .map_err(|_| corrupt("audit compliance flags"))?,
-            risk_score: u8::try_from(self.risk_score).map_err(|_| corrupt("audit risk score"))?,
-        };
-        let entry = AuditEntry {
-            log_id: LogId::parse(&self.log_id).map_err(|_| corrupt("audit log id"))?,
+    /// The row as written, for the verifier to judge.
+    pub(crate) fn into_raw(self) -> Result<RawEntry, RepoError> {
+        Ok(RawEntry {
             seq: to_u64(self.seq, "audit seq")?,
-            id: self.id,
-            timestamp: self.occurred_at,
-            record,
-        };
-        Ok((entry, leaf))
+            canonical: self.canonical.into_bytes(),
+            leaf_hash: hash_of(&self.leaf_hash, "leaf hash")?,
+        })
+    }
+
+    /// The entry, decoded from the bytes its leaf hash covers. A row that
+    /// does not decode, or names another position, is corrupt (and
+    /// `isms audit verify` will say where).
+    pub(crate) fn into_entry(self, log: &LogId) -> Result<AuditEntry, RepoError> {
+        let seq = to_u64(self.seq, "audit seq")?;
+        let entry = AuditEntry::from_canonical(self.canonical.as_bytes())
+            .map_err(|_| corrupt("audit entry"))?;
+        if entry.seq != seq || entry.log_id != *log {
+            return Err(corrupt("audit entry position"));
+        }
+        Ok(entry)
     }
 }
 
@@ -282,4 +254,44 @@ impl From<DeliveryRow> for WebhookDelivery {
             created_at: r.created_at,
         }
     }
+}
+
+/// Decodes a batch written by `group_concat` (see
+/// `SqliteStore::AUDIT_SCAN_AS_TEXT`; `None`: no rows).
+pub(crate) fn entries_from_text(text: Option<&str>) -> Result<Vec<RawEntry>, RepoError> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    // SQLite aggregates in the order the ordered subquery yields rows;
+    // sorting again here costs nothing when it did and keeps the result
+    // right if it did not.
+    let mut rows = text
+        .split('\n')
+        .map(|line| {
+            let mut parts = line.splitn(3, ' ');
+            let (Some(seq), Some(leaf), Some(canonical)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(corrupt("audit batch"));
+            };
+            Ok(RawEntry {
+                seq: seq.parse().map_err(|_| corrupt("audit seq"))?,
+                canonical: canonical.as_bytes().to_vec(),
+                leaf_hash: hash_hex(leaf)?,
+            })
+        })
+        .collect::<Result<Vec<_>, RepoError>>()?;
+    rows.sort_by_key(|r| r.seq);
+    Ok(rows)
+}
+
+fn hash_hex(s: &str) -> Result<Hash, RepoError> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 || !s.is_ascii() {
+        return Err(corrupt("leaf hash"));
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| corrupt("leaf hash"))?;
+    }
+    Ok(out)
 }

@@ -25,6 +25,9 @@ impl PgStore {
     pub(crate) const AUDIT_HEAD_FOR_UPDATE: &'static str =
         "SELECT size, frontier FROM audit_logs WHERE log_id = $1 FOR UPDATE";
 
+    /// PostgreSQL's driver decodes rows cheaply: no JSON detour.
+    pub(crate) const AUDIT_SCAN_AS_TEXT: Option<&'static str> = None;
+
     pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {
         let timeout_ms = opts.statement_timeout.as_millis().to_string();
         let connect = PgConnectOptions::from_str(opts.url.expose())

@@ -26,6 +26,13 @@ impl SqliteStore {
     pub(crate) const AUDIT_HEAD_FOR_UPDATE: &'static str =
         "SELECT size, frontier FROM audit_logs WHERE log_id = $1";
 
+    /// A batch of entries as one text, a line `<seq> <leaf hex> <canonical>`
+    /// per entry (canonical JSON holds no raw newline; see `scan`).
+    pub(crate) const AUDIT_SCAN_AS_TEXT: Option<&'static str> = Some(
+        "SELECT group_concat(seq || ' ' || lower(hex(leaf_hash)) || ' ' || canonical, char(10)) FROM (SELECT seq, canonical, leaf_hash FROM audit_entries \
+         WHERE log_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3)",
+    );
+
     pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {
         let connect = SqliteConnectOptions::from_str(opts.url.expose())
             .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?

@@ -124,6 +124,35 @@ pub enum EncodingError {
     Float,
     #[error("details are larger than {0} bytes encoded")]
     DetailsTooLarge(usize),
+    /// Stored bytes that are not a canonical entry (not JSON, a field
+    /// missing or malformed, or not in canonical form).
+    #[error("not a canonical entry: {0}")]
+    NotCanonical(String),
+}
+
+/// The fields of a canonical entry, for decoding.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    action: String,
+    actor_user_id: Option<UserId>,
+    compliance_flags: Vec<ComplianceFlag>,
+    details: serde_json::Value,
+    event_type: String,
+    id: uuid::Uuid,
+    ip: Option<String>,
+    log_id: String,
+    outcome: Outcome,
+    request_id: Option<String>,
+    resource_id: Option<String>,
+    resource_type: Option<String>,
+    risk_score: u8,
+    seq: u64,
+    session_id: Option<SessionId>,
+    tenant_id: Option<TenantId>,
+    timestamp: String,
+    user_agent: Option<String>,
+    v: u64,
 }
 
 /// Largest encoded `details`.
@@ -194,12 +223,7 @@ impl AuditEntry {
     pub fn canonical_bytes_into(&self, buf: &mut Vec<u8>) -> Result<(), EncodingError> {
         buf.clear();
         let r = &self.record;
-        let ts = self.timestamp.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-        let tenant = r.tenant_id.map(|t| t.to_string());
-        let actor = r.actor_user_id.map(|t| t.to_string());
-        let session = r.session_id.map(|t| t.to_string());
-        let id = self.id.to_string();
-        let log = self.log_id.to_string();
+        let mut uuid_buf = uuid::Uuid::encode_buffer();
         // Keys in ascending byte order: the encoding is canonical JSON.
         buf.push(b'{');
         let mut first = true;
@@ -214,7 +238,7 @@ impl AuditEntry {
         key(buf, "action");
         write_str(buf, &r.action);
         key(buf, "actor_user_id");
-        write_opt(buf, actor.as_deref());
+        write_uuid(buf, r.actor_user_id.map(|u| u.as_uuid()), &mut uuid_buf);
         key(buf, "compliance_flags");
         buf.push(b'[');
         let mut flags = r.compliance_flags.clone();
@@ -232,11 +256,23 @@ impl AuditEntry {
         key(buf, "event_type");
         write_str(buf, &r.event_type);
         key(buf, "id");
-        write_str(buf, &id);
+        write_uuid(buf, Some(self.id), &mut uuid_buf);
         key(buf, "ip");
         write_opt(buf, r.ip.as_deref());
         key(buf, "log_id");
-        write_str(buf, &log);
+        match self.log_id.tenant_id() {
+            Some(t) => {
+                buf.extend_from_slice(b"\"tenant:");
+                buf.extend_from_slice(
+                    t.as_uuid()
+                        .hyphenated()
+                        .encode_lower(&mut uuid_buf)
+                        .as_bytes(),
+                );
+                buf.push(b'"');
+            }
+            None => buf.extend_from_slice(b"\"server\""),
+        }
         key(buf, "outcome");
         write_str(buf, r.outcome.as_str());
         key(buf, "request_id");
@@ -246,27 +282,145 @@ impl AuditEntry {
         key(buf, "resource_type");
         write_opt(buf, r.resource_type.as_deref());
         key(buf, "risk_score");
-        buf.extend_from_slice(r.risk_score.to_string().as_bytes());
+        write_u64(buf, u64::from(r.risk_score));
         key(buf, "seq");
-        buf.extend_from_slice(self.seq.to_string().as_bytes());
+        write_u64(buf, self.seq);
         key(buf, "session_id");
-        write_opt(buf, session.as_deref());
+        write_uuid(buf, r.session_id.map(|u| u.as_uuid()), &mut uuid_buf);
         key(buf, "tenant_id");
-        write_opt(buf, tenant.as_deref());
+        write_uuid(buf, r.tenant_id.map(|u| u.as_uuid()), &mut uuid_buf);
         key(buf, "timestamp");
-        write_str(buf, &ts);
+        write_timestamp(buf, &self.timestamp);
         key(buf, "user_agent");
         write_opt(buf, r.user_agent.as_deref());
         key(buf, "v");
-        buf.extend_from_slice(ENCODING_VERSION.to_string().as_bytes());
+        write_u64(buf, ENCODING_VERSION);
         buf.push(b'}');
         Ok(())
+    }
+
+    /// Decodes stored canonical bytes. Only the exact canonical encoding is
+    /// accepted (decoding and re-encoding must give the same bytes), so an
+    /// entry has one representation and its leaf hash one value.
+    pub fn from_canonical(bytes: &[u8]) -> Result<Self, EncodingError> {
+        let bad = |m: &str| EncodingError::NotCanonical(m.to_owned());
+        let w: Wire = serde_json::from_slice(bytes).map_err(|e| bad(&e.to_string()))?;
+        if w.v != ENCODING_VERSION {
+            return Err(bad("unknown encoding version"));
+        }
+        let timestamp = chrono::DateTime::parse_from_rfc3339(&w.timestamp)
+            .map_err(|_| bad("timestamp"))?
+            .with_timezone(&chrono::Utc);
+        let entry = AuditEntry {
+            log_id: LogId::parse(&w.log_id).map_err(|_| bad("log_id"))?,
+            seq: w.seq,
+            id: w.id,
+            timestamp,
+            record: AuditRecord {
+                event_type: w.event_type,
+                tenant_id: w.tenant_id,
+                actor_user_id: w.actor_user_id,
+                session_id: w.session_id,
+                request_id: w.request_id,
+                resource_type: w.resource_type,
+                resource_id: w.resource_id,
+                action: w.action,
+                outcome: w.outcome,
+                ip: w.ip,
+                user_agent: w.user_agent,
+                details: w.details,
+                compliance_flags: w.compliance_flags,
+                risk_score: w.risk_score,
+            },
+        };
+        if entry.canonical_bytes()? != bytes {
+            return Err(bad("not in canonical form"));
+        }
+        Ok(entry)
+    }
+
+    /// The log and sequence number canonical bytes name, without decoding
+    /// the rest: the verifier's fast path. The top-level `"seq"` and
+    /// `"log_id"` keys are the last occurrences of `,"seq":` and
+    /// `,"log_id":"` (inside a JSON string a quote is always escaped, and
+    /// `details`, which may hold such keys, comes before both).
+    pub fn position_of(bytes: &[u8]) -> Option<(&str, u64)> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let at = text.rfind(",\"seq\":")? + 7;
+        let digits = text[at..].split(',').next()?;
+        if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) {
+            return None;
+        }
+        let seq = digits.parse().ok()?;
+        let at = text.rfind(",\"log_id\":\"")? + 11;
+        let log = text[at..].split('"').next()?;
+        Some((log, seq))
     }
 
     /// `SHA-256(0x00 ‖ canonical bytes)`.
     pub fn leaf_hash(&self) -> Result<Hash, EncodingError> {
         Ok(leaf_hash(&self.canonical_bytes()?))
     }
+}
+
+fn write_u64(buf: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
+}
+
+fn write_uuid(buf: &mut Vec<u8>, id: Option<uuid::Uuid>, scratch: &mut [u8; 45]) {
+    match id {
+        Some(id) => {
+            buf.push(b'"');
+            buf.extend_from_slice(id.hyphenated().encode_lower(scratch).as_bytes());
+            buf.push(b'"');
+        }
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+/// `"YYYY-MM-DDTHH:MM:SS.ffffffZ"` (the verifier formats a million of these).
+fn write_timestamp(buf: &mut Vec<u8>, t: &Timestamp) {
+    use chrono::{Datelike, Timelike};
+    let pad = |buf: &mut Vec<u8>, n: u32, width: usize| {
+        let mut digits = [b'0'; 10];
+        let mut v = n;
+        for d in digits[..width].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        buf.extend_from_slice(&digits[..width]);
+    };
+    buf.push(b'"');
+    let year = t.year();
+    if (0..=9999).contains(&year) {
+        pad(buf, year.unsigned_abs(), 4);
+    } else {
+        // Outside RFC 3339's range; never produced by the clock.
+        buf.extend_from_slice(year.to_string().as_bytes());
+    }
+    buf.push(b'-');
+    pad(buf, t.month(), 2);
+    buf.push(b'-');
+    pad(buf, t.day(), 2);
+    buf.push(b'T');
+    pad(buf, t.hour(), 2);
+    buf.push(b':');
+    pad(buf, t.minute(), 2);
+    buf.push(b':');
+    pad(buf, t.second(), 2);
+    buf.push(b'.');
+    pad(buf, (t.nanosecond() % 1_000_000_000) / 1000, 6);
+    buf.extend_from_slice(b"Z\"");
 }
 
 fn write_opt(buf: &mut Vec<u8>, v: Option<&str>) {
@@ -281,6 +435,11 @@ fn write_opt(buf: &mut Vec<u8>, v: Option<&str>) {
 /// (all of Unicode) as UTF-8.
 fn write_str(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => buf.extend_from_slice(b"\\\""),
@@ -420,6 +579,39 @@ mod tests {
         let mut e = entry();
         e.record.details = serde_json::json!({"z": 2, "a": [true, null, "é\n"]});
         assert_ne!(e.leaf_hash(), base);
+    }
+
+    #[test]
+    fn canonical_bytes_decode_back_and_only_canonical_ones() {
+        let e = entry();
+        let bytes = e.canonical_bytes().unwrap_or_default();
+        let decoded = AuditEntry::from_canonical(&bytes);
+        assert!(decoded.is_ok(), "{decoded:?}");
+        let back = decoded.unwrap_or_else(|_| entry());
+        assert_eq!(back.canonical_bytes(), Ok(bytes.clone()));
+        assert_eq!(back.record.details, e.record.details);
+        assert_eq!(back.seq, 7);
+        let spaced = String::from_utf8(bytes.clone())
+            .unwrap_or_default()
+            .replacen(",", ", ", 1);
+        assert!(matches!(
+            AuditEntry::from_canonical(spaced.as_bytes()),
+            Err(EncodingError::NotCanonical(_))
+        ));
+        let extra = String::from_utf8(bytes)
+            .unwrap_or_default()
+            .replacen("{", "{\"x\":1,", 1);
+        assert!(AuditEntry::from_canonical(extra.as_bytes()).is_err());
+        assert!(AuditEntry::from_canonical(b"not json").is_err());
+    }
+
+    #[test]
+    fn position_is_read_without_decoding() {
+        let mut e = entry();
+        e.record.details = serde_json::json!({"seq": 99, "x": {"log_id": "tenant:evil"}});
+        let bytes = e.canonical_bytes().unwrap_or_default();
+        assert_eq!(AuditEntry::position_of(&bytes), Some(("server", 7)));
+        assert_eq!(AuditEntry::position_of(b"{}"), None);
     }
 
     #[test]

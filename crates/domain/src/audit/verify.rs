@@ -6,6 +6,16 @@ use serde::Serialize;
 
 use super::checkpoint::Checkpoint;
 use super::entry::{AuditEntry, LogId};
+
+/// An entry as stored: its position, its canonical bytes and the leaf hash
+/// written beside them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEntry {
+    pub seq: u64,
+    pub canonical: Vec<u8>,
+    pub leaf_hash: Hash,
+}
+
 use super::merkle::{Frontier, Hash, leaf_hash};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,18 +83,18 @@ pub struct LogVerifier {
     log_id: LogId,
     tree: Frontier,
     checkpoints: u64,
+    log_text: String,
     failure: Option<VerifyFailure>,
-    buf: Vec<u8>,
 }
 
 impl LogVerifier {
     pub fn new(log_id: LogId) -> Self {
         Self {
+            log_text: log_id.to_string(),
             log_id,
             tree: Frontier::empty(),
             checkpoints: 0,
             failure: None,
-            buf: Vec::with_capacity(1024),
         }
     }
 
@@ -101,52 +111,53 @@ impl LogVerifier {
         Err(f)
     }
 
-    /// Checks the next entry: its position, and that its content hashes to
-    /// the leaf stored beside it.
-    pub fn push_entry(
-        &mut self,
-        entry: &AuditEntry,
-        stored_leaf: &Hash,
-    ) -> Result<(), VerifyFailure> {
+    /// Checks the next stored entry: its position, that its bytes hash to
+    /// the leaf stored beside it, and that they are a canonical entry that
+    /// names this log and this position.
+    pub fn push(&mut self, raw: &RawEntry) -> Result<(), VerifyFailure> {
         if let Some(f) = &self.failure {
             return Err(f.clone());
         }
+        let seq = raw.seq;
         let expected = self.tree.size();
-        if entry.seq > expected {
+        if seq > expected {
             return self.fail(
                 Some(expected),
                 FailureKind::EntryMissing,
-                format!(
-                    "entry {expected} is missing (next present is {})",
-                    entry.seq
-                ),
+                format!("entry {expected} is missing (next present is {seq})"),
             );
         }
-        if entry.seq < expected || entry.log_id != self.log_id {
+        if seq < expected {
             return self.fail(
-                Some(entry.seq),
+                Some(seq),
                 FailureKind::EntryReordered,
-                format!(
-                    "entry {} appears again after entry {}",
-                    entry.seq,
-                    expected.saturating_sub(1)
-                ),
+                format!("entry {seq} appears again after entry {}", expected - 1),
             );
         }
-        if entry.canonical_bytes_into(&mut self.buf).is_err() {
+        let leaf = leaf_hash(&raw.canonical);
+        if leaf != raw.leaf_hash {
             return self.fail(
-                Some(entry.seq),
-                FailureKind::EntryUnreadable,
-                format!("entry {} cannot be encoded", entry.seq),
-            );
-        }
-        let leaf = leaf_hash(&self.buf);
-        if leaf != *stored_leaf {
-            return self.fail(
-                Some(entry.seq),
+                Some(seq),
                 FailureKind::EntryModified,
-                format!("entry {} was modified after it was written", entry.seq),
+                format!("entry {seq} was modified after it was written"),
             );
+        }
+        match AuditEntry::position_of(&raw.canonical) {
+            None => {
+                return self.fail(
+                    Some(seq),
+                    FailureKind::EntryModified,
+                    format!("entry {seq} is not a canonical entry"),
+                );
+            }
+            Some((l, s)) if s != seq || l != self.log_text => {
+                return self.fail(
+                    Some(seq),
+                    FailureKind::EntryReordered,
+                    format!("the entry stored at {seq} was written as entry {s} of {l}"),
+                );
+            }
+            Some(_) => {}
         }
         self.tree.push(leaf);
         Ok(())

@@ -22,17 +22,13 @@ CREATE TABLE audit_entries (
     occurred_at       timestamptz NOT NULL,
     event_type        text NOT NULL,
     actor_user_id     uuid,
-    session_id        uuid,
-    request_id        text,
     resource_type     text,
     resource_id       text,
-    action            text NOT NULL,
     outcome           text NOT NULL,
     ip                text,
-    user_agent        text,
-    details           text NOT NULL,
     compliance_flags  text NOT NULL,
     risk_score        smallint NOT NULL CHECK (risk_score BETWEEN 0 AND 10),
+    canonical         text NOT NULL,
     leaf_hash         bytea NOT NULL CHECK (length(leaf_hash) = 32),
     PRIMARY KEY (log_id, seq)
 );

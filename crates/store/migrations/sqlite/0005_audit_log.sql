@@ -21,6 +21,9 @@ CREATE TABLE audit_logs (
     updated_at  TEXT NOT NULL
 ) STRICT;
 
+-- `canonical` holds the entry exactly as hashed (docs/audit-format.md)
+-- and is what every read decodes; the other columns are copies of some of
+-- its fields for filtering. Verification re-hashes `canonical`.
 CREATE TABLE audit_entries (
     log_id            TEXT NOT NULL,
     seq               INTEGER NOT NULL CHECK (seq >= 0),
@@ -29,22 +32,16 @@ CREATE TABLE audit_entries (
     occurred_at       TEXT NOT NULL,
     event_type        TEXT NOT NULL,
     actor_user_id     BLOB,
-    session_id        BLOB,
-    request_id        TEXT,
     resource_type     TEXT,
     resource_id       TEXT,
-    action            TEXT NOT NULL,
     outcome           TEXT NOT NULL,
     ip                TEXT,
-    user_agent        TEXT,
-    details           TEXT NOT NULL,
     compliance_flags  TEXT NOT NULL,
     risk_score        INTEGER NOT NULL CHECK (risk_score BETWEEN 0 AND 10),
+    canonical         TEXT NOT NULL,
     leaf_hash         BLOB NOT NULL CHECK (length(leaf_hash) = 32),
     PRIMARY KEY (log_id, seq)
 ) STRICT;
-
-CREATE INDEX audit_entries_time ON audit_entries (log_id, occurred_at);
 CREATE INDEX audit_entries_actor ON audit_entries (log_id, actor_user_id, occurred_at);
 CREATE INDEX audit_entries_ip ON audit_entries (log_id, ip, occurred_at);
 CREATE INDEX audit_entries_type ON audit_entries (log_id, event_type, seq);

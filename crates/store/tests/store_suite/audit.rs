@@ -40,7 +40,7 @@ async fn all_entries(cx: &Ctx, log: &LogId) -> Vec<isms_domain::audit::AuditEntr
         .await
         .unwrap()
         .into_iter()
-        .map(|(e, _)| e)
+        .map(|r| isms_domain::audit::AuditEntry::from_canonical(&r.canonical).unwrap())
         .collect()
 }
 
@@ -73,11 +73,18 @@ pub async fn appends_are_gapless_and_the_head_tracks_the_root(cx: &Ctx) {
     );
     let scanned = cx.audit().scan(&log, 3, 4).await.unwrap();
     assert_eq!(
-        scanned.iter().map(|(e, _)| e.seq).collect::<Vec<_>>(),
+        scanned.iter().map(|r| r.seq).collect::<Vec<_>>(),
         vec![3, 4, 5, 6]
     );
-    for (e, leaf) in &scanned {
-        assert_eq!(e.leaf_hash().unwrap(), *leaf, "stored leaf of {}", e.seq);
+    for raw in &scanned {
+        let e = isms_domain::audit::AuditEntry::from_canonical(&raw.canonical).unwrap();
+        assert_eq!(e.seq, raw.seq);
+        assert_eq!(
+            e.leaf_hash().unwrap(),
+            raw.leaf_hash,
+            "stored leaf of {}",
+            e.seq
+        );
         assert_eq!(e.record.details["fields"][0], "display_name");
     }
     // Events without a tenant go to the server log.
@@ -245,7 +252,7 @@ pub async fn concurrent_appends_from_two_stores_never_fork(cx: &Ctx) {
         .await
         .unwrap()
         .into_iter()
-        .map(|(_, l)| l)
+        .map(|r| r.leaf_hash)
         .collect();
     assert_eq!(
         head.root_hash,
@@ -474,7 +481,14 @@ pub async fn critical_records_raise_alerts_scheduled_once(cx: &Ctx) {
     let ack = record(Some(t.id), "alert_acknowledged", 6);
     assert!(
         cx.alerts()
-            .acknowledge(t.id, alert.id, by, Some("seen"), now(), &[ack.clone()])
+            .acknowledge(
+                t.id,
+                alert.id,
+                by,
+                Some("seen"),
+                now(),
+                std::slice::from_ref(&ack)
+            )
             .await
             .unwrap()
     );
