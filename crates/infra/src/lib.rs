@@ -1,6 +1,7 @@
 //! Infrastructure adapters that are neither storage nor HTTP: password
 //! hashing, the master key and token signing.
 
+pub mod crypto;
 pub mod jwt;
 pub mod limiter;
 pub mod master_key;

@@ -27,3 +27,9 @@ pub fn index_input(tenant: TenantId, column: &str, normalised: &str) -> Vec<u8> 
     }
     out
 }
+
+/// The AAD a tenant's blind-index key is wrapped with under the master
+/// key, so it cannot be swapped with another tenant's.
+pub fn index_key_wrap_aad(tenant: TenantId) -> Vec<u8> {
+    format!("isms:blind-index-key:v1:tenant:{tenant}").into_bytes()
+}
