@@ -288,3 +288,72 @@ fn opening_a_subject_envelope_as_a_data_key_envelope_is_refused() {
         Err(CryptoError::Malformed)
     );
 }
+
+/// The encrypt path as a service runs it: pick the primary, reserve a use
+/// with the store's atomic counter (simulated here), check the reserved
+/// count, seal. The cap stops encryption; rotation restores it; the old
+/// version still decrypts until retired.
+#[test]
+fn usage_cap_is_enforced_and_rotation_restores_encryption() {
+    use isms_domain::crypto::{KeyPolicy, KeyRing};
+    use std::collections::HashMap;
+
+    let tenant = TenantId::new();
+    let now = isms_domain::time::now();
+    let policy = KeyPolicy::new(3, Duration::from_secs(3600)).unwrap();
+    let mut ring = KeyRing::empty(tenant, Classification::Confidential);
+    let first = ring.rotate(now, &policy).unwrap();
+    ring.apply(&first);
+    let mut deks: HashMap<u32, Dek> = HashMap::from([(1, Dek::generate().unwrap())]);
+    let mut counters: HashMap<u32, u64> = HashMap::new();
+
+    let encrypt = |ring: &KeyRing, counters: &mut HashMap<u32, u64>, deks: &HashMap<u32, Dek>| {
+        let meta = ring.for_encrypt().map_err(CryptoError::from)?;
+        let count = counters.entry(meta.key.version).or_insert(0);
+        *count += 1; // increment_usage, atomically, in the store
+        meta.check_reserved(*count).map_err(CryptoError::from)?;
+        seal(&deks[&meta.key.version], &meta.key, &aad(tenant), b"row")
+    };
+
+    let mut sealed = Vec::new();
+    for _ in 0..3 {
+        sealed.push(encrypt(&ring, &mut counters, &deks).unwrap());
+    }
+    assert_eq!(
+        encrypt(&ring, &mut counters, &deks).unwrap_err(),
+        CryptoError::UsageCapReached
+    );
+
+    let second = ring.rotate(now, &policy).unwrap();
+    ring.apply(&second);
+    deks.insert(2, Dek::generate().unwrap());
+    let fresh = encrypt(&ring, &mut counters, &deks).unwrap();
+    assert_eq!(fresh.header().key_version, 2);
+
+    // Version 1 is exhausted and demoted but still decrypts.
+    let meta = ring.for_decrypt(sealed[0].header().key_version).unwrap();
+    assert_eq!(
+        open(&deks[&meta.key.version], &sealed[0], &aad(tenant))
+            .unwrap()
+            .as_slice(),
+        b"row"
+    );
+
+    // Retired, it does not; an unknown version is UnknownKey.
+    let retired = ring.retire(1, now).unwrap();
+    let ring = KeyRing::new(
+        tenant,
+        Classification::Confidential,
+        1,
+        vec![retired, ring.get(2).unwrap().clone()],
+    )
+    .unwrap();
+    assert_eq!(
+        CryptoError::from(ring.for_decrypt(1).unwrap_err()),
+        CryptoError::KeyRetired
+    );
+    assert_eq!(
+        CryptoError::from(ring.for_decrypt(9).unwrap_err()),
+        CryptoError::UnknownKey
+    );
+}

@@ -9,7 +9,7 @@ use isms_domain::crypto::{Aad, Envelope, EnvelopeHeader, KeyKind, KeyRef};
 use zeroize::Zeroizing;
 
 use super::dek::Dek;
-use super::{CryptoError, random_bytes};
+use super::{CryptoError, random_nonce};
 
 /// Encrypts `plaintext` under the data key `key_ref` (whose material is
 /// `dek`), bound to `aad`. The caller has checked that the version may
@@ -23,8 +23,7 @@ pub fn seal(
     if key_ref.tenant != aad.tenant() {
         return Err(CryptoError::TenantMismatch);
     }
-    let mut nonce = [0u8; NONCE_LEN];
-    random_bytes(&mut nonce)?;
+    let nonce = random_nonce()?;
     seal_raw(
         dek,
         EnvelopeHeader::data_key(key_ref),

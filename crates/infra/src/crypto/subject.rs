@@ -3,7 +3,6 @@
 //! purpose, and the envelope's key version is the subject key's version.
 
 use isms_domain::TenantId;
-use isms_domain::crypto::envelope::NONCE_LEN;
 use isms_domain::crypto::{
     Aad, Classification, Envelope, EnvelopeHeader, KeyKind, SubjectId, SubjectKeyLookup,
     SubjectKeyRecord, subject_key_wrap_aad,
@@ -14,7 +13,7 @@ use zeroize::Zeroizing;
 
 use super::aead::{open_raw, seal_raw};
 use super::dek::Dek;
-use super::{CryptoError, random_bytes};
+use super::{CryptoError, random_nonce};
 
 /// One data subject's unwrapped key. `Debug` names the tenant only (the
 /// subject id can itself be personal data).
@@ -113,8 +112,7 @@ impl SubjectKey {
         purpose: &str,
         plaintext: &[u8],
     ) -> Result<Envelope, CryptoError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        random_bytes(&mut nonce)?;
+        let nonce = random_nonce()?;
         let aad = Aad::subject(self.tenant, &self.subject, purpose);
         seal_raw(
             &self.key,
