@@ -1,7 +1,9 @@
 //! Infrastructure adapters that are neither storage nor HTTP: password
-//! hashing, the master key and token signing.
+//! hashing, the master key, token and audit signing keys, envelope
+//! encryption, rate-limit stores and webhooks.
 
 pub mod audit_key;
+pub mod crypto;
 pub mod jwt;
 pub mod limiter;
 pub mod master_key;
