@@ -1,1 +1,42 @@
-//! (being written)
+//! Risk management (ISO 27001 6.1.2, 6.1.3, 8.2, 8.3; Annex A 5.9, 5.12;
+//! ISO/IEC 27005): the asset inventory, threats and vulnerabilities, the
+//! exposures linking them, a configurable assessment engine, treatments
+//! with their approval rule, and register exports.
+//!
+//! Everything here is pure. The formulas are documented in
+//! `docs/risk-engine.md`; in short, a pair's score is impact × likelihood
+//! on the tenant's matrix ([`RiskMatrixConfig`]), and an asset's inherent
+//! risk is its worst pair.
+
+mod asset;
+mod cia;
+mod classification;
+mod control;
+pub(crate) mod enums;
+mod error;
+mod ids;
+mod level;
+mod likelihood;
+mod rating;
+mod text;
+mod threat;
+mod vulnerability;
+
+pub use asset::{Asset, AssetDraft, AssetStatus, AssetType};
+pub use cia::{CiaProperty, CiaSet};
+pub use classification::{Classification, UnknownClassification};
+pub use control::ControlId;
+pub use enums::UnknownValue;
+pub use error::{Problem, ValidationError};
+pub use ids::{AssessmentId, AssetId, RiskId, ThreatId, TreatmentId, VulnerabilityId};
+pub use level::{PerLevel, RiskLevel};
+pub use likelihood::Likelihood;
+pub use rating::{BusinessValue, Rating};
+pub use text::{
+    MAX_COMMENT_CHARS, MAX_DESCRIPTION_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_TAG_CHARS,
+    MAX_TAGS,
+};
+pub use threat::{Threat, ThreatCategory, ThreatDraft};
+pub use vulnerability::{
+    Cve, Cwe, MAX_AFFECTED_ASSETS, Severity, Vulnerability, VulnerabilityDraft, VulnerabilityStatus,
+};
