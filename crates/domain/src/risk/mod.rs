@@ -11,13 +11,18 @@
 mod asset;
 mod cia;
 mod classification;
+mod compliance;
+mod config;
 mod control;
+mod engine;
 pub(crate) mod enums;
 mod error;
+mod exposure;
 mod ids;
 mod level;
 mod likelihood;
 mod rating;
+mod score;
 mod text;
 mod threat;
 mod vulnerability;
@@ -25,13 +30,24 @@ mod vulnerability;
 pub use asset::{Asset, AssetDraft, AssetStatus, AssetType};
 pub use cia::{CiaProperty, CiaSet};
 pub use classification::{Classification, UnknownClassification};
+pub use compliance::{Compliance, ComplianceStatus, Finding, FindingCode, check_asset};
+pub use config::{
+    LevelThresholds, LikelihoodAdjustments, MAX_AXIS_LEVELS, MAX_REVIEW_INTERVAL_DAYS,
+    MIN_AXIS_LEVELS, PerClassification, PerSeverity, RiskMatrixConfig, RiskMatrixSpec,
+};
 pub use control::ControlId;
+pub use engine::{
+    AssessmentResult, Assessor, Contribution, assess, assess_pairs, impact_of, likelihood_of,
+    score_pair,
+};
 pub use enums::UnknownValue;
 pub use error::{Problem, ValidationError};
+pub use exposure::{Exposure, ForeignTenant, Risk};
 pub use ids::{AssessmentId, AssetId, RiskId, ThreatId, TreatmentId, VulnerabilityId};
 pub use level::{PerLevel, RiskLevel};
 pub use likelihood::Likelihood;
 pub use rating::{BusinessValue, Rating};
+pub use score::PairScore;
 pub use text::{
     MAX_COMMENT_CHARS, MAX_DESCRIPTION_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_TAG_CHARS,
     MAX_TAGS,
