@@ -8,6 +8,7 @@
 //! on the tenant's matrix ([`RiskMatrixConfig`]), and an asset's inherent
 //! risk is its worst pair.
 
+mod approval;
 mod asset;
 mod cia;
 mod classification;
@@ -25,8 +26,10 @@ mod rating;
 mod score;
 mod text;
 mod threat;
+mod treatment;
 mod vulnerability;
 
+pub use approval::{ApprovalDenied, ApprovalRequirement, Approver, approval_requirement};
 pub use asset::{Asset, AssetDraft, AssetStatus, AssetType};
 pub use cia::{CiaProperty, CiaSet};
 pub use classification::{Classification, UnknownClassification};
@@ -53,6 +56,10 @@ pub use text::{
     MAX_TAGS,
 };
 pub use threat::{Threat, ThreatCategory, ThreatDraft};
+pub use treatment::{
+    Approval, MAX_PLANNED_CONTROLS, ResidualEstimate, Treatment, TreatmentAction, TreatmentDraft,
+    TreatmentError, TreatmentOption, TreatmentStatus,
+};
 pub use vulnerability::{
     Cve, Cwe, MAX_AFFECTED_ASSETS, Severity, Vulnerability, VulnerabilityDraft, VulnerabilityStatus,
 };
