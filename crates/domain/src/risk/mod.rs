@@ -15,10 +15,12 @@ mod classification;
 mod compliance;
 mod config;
 mod control;
+mod csv;
 mod engine;
 pub(crate) mod enums;
 mod error;
 mod exposure;
+mod heatmap;
 mod ids;
 mod level;
 mod likelihood;
@@ -39,6 +41,7 @@ pub use config::{
     MIN_AXIS_LEVELS, PerClassification, PerSeverity, RiskMatrixConfig, RiskMatrixSpec,
 };
 pub use control::ControlId;
+pub use csv::{REGISTER_HEADER, RegisterRow, csv_cell, register_csv};
 pub use engine::{
     AssessmentResult, Assessor, Contribution, assess, assess_pairs, impact_of, likelihood_of,
     score_pair,
@@ -46,6 +49,7 @@ pub use engine::{
 pub use enums::UnknownValue;
 pub use error::{Problem, ValidationError};
 pub use exposure::{Exposure, ForeignTenant, Risk};
+pub use heatmap::{Heatmap, HeatmapGrid, heatmap};
 pub use ids::{AssessmentId, AssetId, RiskId, ThreatId, TreatmentId, VulnerabilityId};
 pub use level::{PerLevel, RiskLevel};
 pub use likelihood::Likelihood;
