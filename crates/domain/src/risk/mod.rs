@@ -10,6 +10,7 @@
 
 mod approval;
 mod asset;
+mod catalogue;
 mod cia;
 mod classification;
 mod compliance;
@@ -33,6 +34,10 @@ mod vulnerability;
 
 pub use approval::{ApprovalDenied, ApprovalRequirement, Approver, approval_requirement};
 pub use asset::{Asset, AssetDraft, AssetStatus, AssetType};
+pub use catalogue::{
+    CatalogueError, DEFAULT_CATALOGUE_JSON, ThreatGroup, ThreatTemplate, default_threat_catalogue,
+    parse_threat_catalogue,
+};
 pub use cia::{CiaProperty, CiaSet};
 pub use classification::{Classification, UnknownClassification};
 pub use compliance::{Compliance, ComplianceStatus, Finding, FindingCode, check_asset};
