@@ -240,5 +240,32 @@ fn action_of(kind: K) -> &'static str {
         K::MfaEnrolled => "enroll",
         K::MfaDisabled => "disable",
         K::MfaVerified | K::MfaFailed | K::MfaStepUp | K::RecoveryCodeUsed => "verify",
+        K::AssetCreated
+        | K::ThreatCreated
+        | K::VulnerabilityCreated
+        | K::ExposureCreated
+        | K::ConsentRecorded
+        | K::DataSubjectRequestCreated
+        | K::ReportGenerated => "create",
+        K::AssetUpdated
+        | K::ThreatUpdated
+        | K::VulnerabilityUpdated
+        | K::TreatmentUpdated
+        | K::SoaUpdated
+        | K::RetentionPolicyChanged => "update",
+        K::AssetDeleted | K::ThreatDeleted | K::VulnerabilityDeleted | K::ExposureDeleted => {
+            "delete"
+        }
+        K::AssessmentRecorded | K::ComplianceRun | K::ComplianceCheckFailed => "assess",
+        K::TreatmentApproved => "approve",
+        K::AccessReviewed => "review",
+        K::KeyRotated | K::MasterKeyRotated | K::KeysRewrapped => "rotate",
+        K::KeyRetired => "retire",
+        K::DataDecrypted | K::DecryptDenied | K::DecryptFailed => "decrypt",
+        K::SubjectErased | K::TenantKeysDestroyed => "erase",
+        K::ConsentWithdrawn => "withdraw",
+        K::DataSubjectRequestCompleted => "complete",
+        K::DataExport => "export",
+        K::SloBreach | K::SecurityBreach | K::DataBreach => "detect",
     }
 }
