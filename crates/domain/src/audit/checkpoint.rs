@@ -118,10 +118,9 @@ pub fn verifier_key(key_name: &str, public: &[u8; 32]) -> String {
 }
 
 pub fn parse_verifier_key(s: &str) -> Result<(String, [u8; 32]), CheckpointError> {
-    let mut parts = s.trim().split('+');
-    let (Some(name), Some(hex), Some(key), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // The key's base64 may itself hold '+'.
+    let mut parts = s.trim().splitn(3, '+');
+    let (Some(name), Some(hex), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(CheckpointError::BadKey);
     };
     let raw = B64.decode(key).map_err(|_| CheckpointError::BadKey)?;
@@ -140,17 +139,20 @@ pub fn parse_verifier_key(s: &str) -> Result<(String, [u8; 32]), CheckpointError
     Ok((name.to_owned(), public))
 }
 
-/// Verifies a signed note's signature by `key_name` and parses its body.
-pub fn open_note(
-    note: &str,
+/// Verifies a signed note's signature by `key_name` and returns its text
+/// (any signed note, not only checkpoints).
+pub fn open_signed_note<'a>(
+    note: &'a str,
     key_name: &str,
     public: &[u8; 32],
-) -> Result<Checkpoint, CheckpointError> {
+) -> Result<&'a str, CheckpointError> {
     if note.chars().any(|c| c < ' ' && c != '\n') {
         return Err(CheckpointError::Malformed("control character"));
     }
+    // The text ends at the last blank line: the text may hold blank lines,
+    // the signature block cannot.
     let split = note
-        .find("\n\n")
+        .rfind("\n\n")
         .ok_or(CheckpointError::Malformed("no blank line"))?;
     let (body, sigs) = (&note[..=split], &note[split + 2..]);
     let vk = VerifyingKey::from_bytes(public).map_err(|_| CheckpointError::BadKey)?;
@@ -183,7 +185,16 @@ pub fn open_note(
     if !found {
         return Err(CheckpointError::NoSignature(key_name.to_owned()));
     }
-    Checkpoint::parse_body(body)
+    Ok(body)
+}
+
+/// Verifies a signed checkpoint by `key_name` and parses its body.
+pub fn open_note(
+    note: &str,
+    key_name: &str,
+    public: &[u8; 32],
+) -> Result<Checkpoint, CheckpointError> {
+    Checkpoint::parse_body(open_signed_note(note, key_name, public)?)
 }
 
 #[cfg(test)]
