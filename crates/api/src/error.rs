@@ -207,7 +207,22 @@ impl From<AppError> for ApiError {
             AppError::Conflict(rule) => Self::new(
                 StatusCode::CONFLICT,
                 "conflict",
-                format!("A resource with this {} already exists.", rule.replace('_', " ")),
+                match rule {
+                    "key_in_use" => "Stored data still depends on this key version; rewrap it first.".to_owned(),
+                    "alert_acknowledged" => "The alert was acknowledged already.".to_owned(),
+                    other => format!("A resource with this {} already exists.", other.replace('_', " ")),
+                },
+            )
+            .with_details(serde_json::json!({ "rule": rule })),
+            AppError::KeyRetired => Self::new(
+                StatusCode::CONFLICT,
+                "key_retired",
+                "The key version that sealed this data is retired and no longer decrypts.",
+            ),
+            AppError::DecryptionFailed => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "decryption_failed",
+                "The ciphertext could not be decrypted: it was altered, or the key or context do not match.",
             ),
             AppError::AccountLocked { retry_after } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,

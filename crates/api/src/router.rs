@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::access::Access;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::routes::{alerts, audit, auth, docs, health, mfa, policy, users};
+use crate::routes::{alerts, audit, auth, crypto, docs, health, mfa, policy, users};
 use crate::state::AppState;
 use crate::{context, cors};
 
@@ -197,7 +197,19 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         .add(Access::require(P::TenantAdmin), routes!(audit::put_policy))
         .add(Access::require(P::AlertsRead), routes!(alerts::list))
         .add(Access::require(P::AlertsRead), routes!(alerts::get))
-        .add(Access::require(P::AlertsAcknowledge), routes!(alerts::ack));
+        .add(Access::require(P::AlertsAcknowledge), routes!(alerts::ack))
+        .add(
+            Access::require(P::DataReadInternal),
+            routes!(crypto::encrypt),
+        )
+        .add(
+            Access::require(P::DataReadInternal),
+            routes!(crypto::decrypt),
+        )
+        .add(Access::require(P::KeysRead), routes!(crypto::list_keys))
+        .add(Access::require(P::KeysRotate), routes!(crypto::rotate))
+        .add(Access::require(P::KeysRotate), routes!(crypto::rewrap))
+        .add(Access::require(P::KeysRotate), routes!(crypto::retire));
     let mut entries = table.entries;
     let (api_router, mut spec) = table.router.split_for_parts();
     crate::openapi::add_standard_error_responses(&mut spec);

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use isms_app::audit_log::AuditLogService;
 use isms_app::auth::AuthService;
+use isms_app::crypto::CryptoService;
 use isms_app::mfa::MfaService;
 use isms_app::policy::PolicyService;
 use isms_app::users::UserAdmin;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub mfa: MfaService,
     pub policy: PolicyService,
     pub audit: AuditLogService,
+    pub crypto: CryptoService,
     pub limiter: RateLimiter,
     pub metrics: Arc<Metrics>,
     pub scrape_access: ScrapeAccess,

@@ -253,9 +253,11 @@ fn action_of(kind: K) -> &'static str {
         | K::TreatmentUpdated
         | K::SoaUpdated
         | K::RetentionPolicyChanged => "update",
-        K::AssetDeleted | K::ThreatDeleted | K::VulnerabilityDeleted | K::ExposureDeleted => {
-            "delete"
-        }
+        K::AssetDeleted
+        | K::ThreatDeleted
+        | K::VulnerabilityDeleted
+        | K::ExposureDeleted
+        | K::TenantDeleted => "delete",
         K::AssessmentRecorded | K::ComplianceRun | K::ComplianceCheckFailed => "assess",
         K::TreatmentApproved => "approve",
         K::AccessReviewed => "review",

@@ -54,6 +54,13 @@ pub enum AppError {
     /// the failed constraint.
     #[error("access denied by context: {0}")]
     ContextDenied(&'static str),
+    /// The ciphertext's key version no longer decrypts.
+    #[error("key retired")]
+    KeyRetired,
+    /// A ciphertext failed authentication (tampered, wrong context, wrong
+    /// tenant, unknown key).
+    #[error("decryption failed")]
+    DecryptionFailed,
     #[error("dependency unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]

@@ -14,6 +14,7 @@ use crate::audit::AuditTrail;
 use crate::audit_log::AuditLogService;
 use crate::auth::{AuthDeps, AuthService, AuthSettings};
 use crate::bootstrap::BootstrapService;
+use crate::crypto::CryptoService;
 use crate::lockout::{Lockout, LockoutSettings};
 use crate::mfa::{MfaDeps, MfaService, SecondFactor};
 use crate::policy::PolicyService;
@@ -37,6 +38,9 @@ pub struct Ports {
     pub audit_policies: Arc<dyn AuditPolicyRepository>,
     pub alerts: Arc<dyn AlertRepository>,
     pub checkpoint_signer: Arc<dyn CheckpointSigner>,
+    pub keys: Arc<dyn isms_domain::crypto::KeyManagement>,
+    pub encrypted_fields: Arc<dyn isms_domain::crypto::EncryptedFields>,
+    pub subject_keys: Arc<dyn isms_domain::crypto::SubjectKeyRepository>,
 }
 
 /// Settings of the identity services.
@@ -61,6 +65,7 @@ pub struct Services {
     pub bootstrap: BootstrapService,
     pub audit: AuditTrail,
     pub audit_log: AuditLogService,
+    pub crypto: CryptoService,
 }
 
 impl Services {
@@ -107,13 +112,20 @@ impl Services {
         Ok(Self {
             tenants: TenantService::new(ports.tenants, trail.clone()),
             policy: PolicyService::new(ports.policies, auth.clone(), trail.clone()),
+            crypto: CryptoService::new(
+                ports.keys,
+                ports.encrypted_fields,
+                trail.clone(),
+                auth.clone(),
+            ),
             user_admin: UserAdmin::new(
                 ports.users,
                 users.clone(),
                 ports.hasher,
                 auth.clone(),
                 trail.clone(),
-            ),
+            )
+            .with_subject_keys(ports.subject_keys),
             bootstrap: BootstrapService::new(ports.bootstrap, users.clone(), trail.clone()),
             audit: trail,
             audit_log,

@@ -39,6 +39,39 @@ impl TenantService {
         Ok(tenant)
     }
 
+    /// Offboards a tenant: soft-deletes it with its users and sessions,
+    /// then destroys its data keys, so everything it encrypted becomes
+    /// unrecoverable (its audit log stays and still verifies).
+    pub async fn delete(
+        &self,
+        tenant: &Tenant,
+        keys: &dyn isms_domain::crypto::KeyManagement,
+    ) -> Result<u64, AppError> {
+        let meta = RequestMeta::default();
+        let deleted = SecurityEvent::new(K::TenantDeleted, Outcome::Success, &meta)
+            .tenant(tenant.id)
+            .details(serde_json::json!({ "via": "cli" }));
+        let tenants = &self.tenants;
+        self.audit
+            .change(vec![deleted], async |audit| {
+                tenants
+                    .soft_delete(tenant.id, isms_domain::time::now(), audit)
+                    .await
+            })
+            .await?;
+        let destroyed = SecurityEvent::new(K::TenantKeysDestroyed, Outcome::Success, &meta)
+            .tenant(tenant.id)
+            .details(serde_json::json!({ "via": "cli" }));
+        let records = self.audit.prepare(std::slice::from_ref(&destroyed)).await?;
+        let n = keys
+            .destroy_tenant(tenant.id, &records)
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        self.audit.committed(vec![destroyed]);
+        tracing::info!(tenant_id = %tenant.id, keys = n, "tenant.deleted");
+        Ok(n)
+    }
+
     pub async fn list(&self, page: PageRequest) -> Result<Page<Tenant>, AppError> {
         Ok(self.tenants.list(page).await?)
     }

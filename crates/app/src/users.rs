@@ -122,6 +122,7 @@ pub struct UserAdmin {
     hasher: Arc<dyn PasswordHasher>,
     auth: AuthService,
     audit: AuditTrail,
+    subjects: Option<Arc<dyn isms_domain::crypto::SubjectKeyRepository>>,
 }
 
 impl UserAdmin {
@@ -138,7 +139,17 @@ impl UserAdmin {
             hasher,
             auth,
             audit,
+            subjects: None,
         }
+    }
+
+    /// Per-subject keys, destroyed when a user is erased.
+    pub fn with_subject_keys(
+        mut self,
+        subjects: Arc<dyn isms_domain::crypto::SubjectKeyRepository>,
+    ) -> Self {
+        self.subjects = Some(subjects);
+        self
     }
 
     fn event(&self, kind: K, who: &Principal, target: UserId, meta: &RequestMeta) -> SecurityEvent {
@@ -285,11 +296,16 @@ impl UserAdmin {
         Ok(user)
     }
 
-    /// Soft-deletes a user and ends every session it has.
+    /// Soft-deletes a user and ends every session it has. With `erase`
+    /// (GDPR Art. 17) the account's personal data is overwritten and the
+    /// subject's key destroyed, so whatever was sealed under it (e.g. in
+    /// audit details) becomes unrecoverable while every audit hash still
+    /// verifies.
     pub async fn delete(
         &self,
         who: &Principal,
         id: UserId,
+        erase: bool,
         meta: &RequestMeta,
     ) -> Result<(), AppError> {
         who.require(Permission::UsersWrite)?;
@@ -306,9 +322,15 @@ impl UserAdmin {
         }
         self.auth.require_step_up(who)?;
         let users = &self.users;
+        if erase {
+            self.erase(who, &user, meta).await?;
+        }
         self.audit
             .change(
-                vec![self.event(K::UserDeleted, who, id, meta)],
+                vec![
+                    self.event(K::UserDeleted, who, id, meta)
+                        .details(serde_json::json!({ "erased": erase })),
+                ],
                 async |audit| users.soft_delete(who.tenant_id, id, audit).await,
             )
             .await?;
@@ -360,6 +382,41 @@ impl UserAdmin {
 }
 
 impl UserAdmin {
+    /// Overwrites the account's personal data and destroys the subject's
+    /// key (a tombstone stops a new one being issued).
+    async fn erase(
+        &self,
+        who: &Principal,
+        user: &User,
+        meta: &RequestMeta,
+    ) -> Result<(), AppError> {
+        let subjects = self
+            .subjects
+            .as_ref()
+            .ok_or_else(|| AppError::Internal("erasure needs the subject key store".into()))?;
+        let mut erased = user.clone();
+        erased.email = Email::parse(&format!(
+            "erased-{}@erased.invalid",
+            user.id.as_uuid().simple()
+        ))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        erased.display_name = "erased".into();
+        erased.updated_at = isms_domain::time::now();
+        self.users.update(&erased, &[]).await?;
+        let subject = isms_domain::crypto::SubjectId::user(user.id);
+        let event = self.event(K::SubjectErased, who, user.id, meta).details(
+            serde_json::json!({ "fields": ["email", "display_name"], "subject_key": "destroyed" }),
+        );
+        self.audit
+            .change(vec![event], async |audit| {
+                subjects
+                    .destroy(who.tenant_id, &subject, isms_domain::time::now(), audit)
+                    .await
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Lifts a brute-force lock on a user of the caller's tenant.
     pub async fn unlock(
         &self,

@@ -43,6 +43,14 @@ pub trait TenantRepository: Send + Sync {
     /// Case-insensitive lookup by name.
     async fn find_by_name(&self, name: &str) -> Result<Option<Tenant>, RepoError>;
     async fn list(&self, page: PageRequest) -> Result<Page<Tenant>, RepoError>;
+    /// Soft-deletes the tenant, its users and their live sessions in one
+    /// transaction; `NotFound` if it is missing or deleted already.
+    async fn soft_delete(
+        &self,
+        id: TenantId,
+        at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
 }
 
 /// User storage. Every read and write except the server-wide e-mail lookup

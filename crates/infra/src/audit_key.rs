@@ -20,7 +20,7 @@ pub enum AuditKeyError {
 }
 
 fn aad(key_id: &str) -> Vec<u8> {
-    format!("isms:audit-log-key:{key_id}").into_bytes()
+    isms_domain::audit::log_key_wrap_aad(key_id)
 }
 
 /// The checkpoint signer, holding the current private key.

@@ -74,6 +74,16 @@ pub enum TenantCommand {
     },
     /// List tenants (id, status, name), one per line.
     List,
+    /// Delete a tenant: its users and sessions end and its data keys are
+    /// destroyed, so everything it encrypted becomes unrecoverable.
+    Delete {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        /// Confirm that the tenant's encrypted data is to be destroyed.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +112,24 @@ pub enum KeysCommand {
     /// Start signing access tokens with a new Ed25519 key; prints its id.
     /// Old tokens stay valid until they expire.
     RotateSigning,
+    /// Rotate a tenant's data key of one classification; prints the new
+    /// version's id. Older versions keep decrypting.
+    Rotate {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        /// public, internal, confidential or restricted.
+        #[arg(long)]
+        classification: String,
+    },
+    /// Rewrap every stored key (data keys, subject keys, signing keys, the
+    /// audit log key, TOTP secrets) from the configured master key to a new
+    /// one, in one transaction; then configure the new key.
+    RotateMaster {
+        /// File holding the new base64 master key (mode 0600).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

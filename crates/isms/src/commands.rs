@@ -163,3 +163,145 @@ pub async fn keys_rotate_signing(config: &Config, out: &mut dyn Write) -> anyhow
     services.store.close().await;
     Ok(())
 }
+
+async fn resolve_tenant(
+    services: &wiring::Services,
+    id_or_name: &str,
+) -> anyhow::Result<isms_domain::tenant::Tenant> {
+    services
+        .app
+        .tenants
+        .resolve(id_or_name)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound => anyhow::anyhow!("no tenant with id or name {id_or_name:?}"),
+            other => describe(other),
+        })
+}
+
+/// Offboards a tenant (see `TenantService::delete`); prints how many key
+/// versions were destroyed.
+pub async fn tenant_delete(
+    config: &Config,
+    tenant: &str,
+    confirmed: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if !confirmed {
+        bail!("deleting a tenant destroys its data keys and cannot be undone; pass --yes");
+    }
+    let services = wiring::connect(config, config.auto_migrate).await?;
+    let t = resolve_tenant(&services, tenant).await?;
+    let n = services
+        .app
+        .tenants
+        .delete(&t, services.key_service.as_ref())
+        .await
+        .map_err(describe)?;
+    writeln!(
+        out,
+        "deleted tenant {} ({n} data key versions destroyed)",
+        t.id
+    )?;
+    services.store.close().await;
+    Ok(())
+}
+
+fn cli_event(
+    kind: isms_domain::events::SecurityEventKind,
+    details: serde_json::Value,
+) -> isms_domain::events::SecurityEvent {
+    isms_domain::events::SecurityEvent::new(
+        kind,
+        isms_domain::events::Outcome::Success,
+        &isms_domain::events::RequestMeta::default(),
+    )
+    .details(details)
+}
+
+/// Rotates one of a tenant's data keys (operator access, audited).
+pub async fn keys_rotate(
+    config: &Config,
+    tenant: &str,
+    classification: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let class: isms_domain::crypto::Classification = classification.parse().map_err(|_| {
+        anyhow::anyhow!("--classification: expected public, internal, confidential or restricted")
+    })?;
+    let services = wiring::connect(config, config.auto_migrate).await?;
+    let t = resolve_tenant(&services, tenant).await?;
+    let event = cli_event(
+        isms_domain::events::SecurityEventKind::KeyRotated,
+        serde_json::json!({ "classification": class.as_str(), "trigger": "cli" }),
+    )
+    .tenant(t.id);
+    let records = services
+        .app
+        .audit
+        .prepare(std::slice::from_ref(&event))
+        .await
+        .map_err(describe)?;
+    let key = services
+        .key_service
+        .rotate(t.id, class, &records)
+        .await
+        .map_err(|e| anyhow::anyhow!("rotating: {e}"))?;
+    services.app.audit.committed(vec![event]);
+    writeln!(out, "{}", key.id())?;
+    services.store.close().await;
+    Ok(())
+}
+
+/// Rewraps every stored key under a new master key (one transaction).
+pub async fn keys_rotate_master(
+    config: &Config,
+    new_key_file: &std::path::Path,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (new, _) = isms_infra::MasterKey::load(&isms_infra::MasterKeySource::File(
+        new_key_file.to_path_buf(),
+    ))
+    .with_context(|| format!("new master key {}", new_key_file.display()))?;
+    let services = wiring::connect(config, config.auto_migrate).await?;
+    let event = cli_event(
+        isms_domain::events::SecurityEventKind::MasterKeyRotated,
+        serde_json::json!({ "via": "cli" }),
+    );
+    let records = services
+        .app
+        .audit
+        .prepare(std::slice::from_ref(&event))
+        .await
+        .map_err(describe)?;
+    let old = services.key_service.master().clone();
+    let server_key_aad =
+        |_: &str| isms_domain::crypto::blind::index_key_wrap_aad(isms_infra::crypto::SERVER);
+    let counts = services
+        .store
+        .rotate_master_key(&isms_store::MasterRewrap {
+            old: old.as_ref(),
+            new: &new,
+            server_key_aad: &server_key_aad,
+            audit: &records,
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("rewrapping: {e}"))?;
+    services.app.audit.committed(vec![event]);
+    writeln!(
+        out,
+        "rewrapped {} data keys, {} subject keys, {} server keys, {} signing keys, {} audit log keys, {} TOTP secrets",
+        counts.data_keys,
+        counts.subject_keys,
+        counts.server_keys,
+        counts.signing_keys,
+        counts.audit_log_keys,
+        counts.totp_secrets
+    )?;
+    writeln!(
+        out,
+        "now configure the new master key (ISMS_MASTER_KEY or ISMS_MASTER_KEY_FILE) and restart every instance"
+    )?;
+    services.store.close().await;
+    Ok(())
+}

@@ -247,6 +247,18 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "issuer name authenticator apps show for TOTP entries",
     ),
     (
+        "ISMS_KEY_ROTATION_DAYS",
+        "key_rotation_days",
+        "90",
+        "a data key's primary version is rotated automatically after this many days",
+    ),
+    (
+        "ISMS_KEY_MAX_USAGE",
+        "key_max_usage",
+        "2147483648",
+        "encryptions one data-key version performs before it is rotated (at most 2^31, well below GCM's 2^32 random-nonce limit)",
+    ),
+    (
         "ISMS_AUDIT_ORIGIN",
         "audit_origin",
         "isms.local/audit",
@@ -348,6 +360,8 @@ pub struct Config {
     pub mfa_issuer: String,
     pub metrics_allowed_cidrs: Vec<ipnet::IpNet>,
     pub metrics_token: Option<secrecy::SecretString>,
+    pub key_rotation: Duration,
+    pub key_max_usage: u64,
     pub audit_origin: String,
     pub audit_checkpoint_interval: Duration,
     pub audit_checkpoint_max_entries: u32,
@@ -520,6 +534,11 @@ impl Config {
                 parse_cidrs,
             )?,
             metrics_token: long_secret(raw, "ISMS_METRICS_TOKEN")?,
+            key_rotation: parse(raw, "ISMS_KEY_ROTATION_DAYS", "90", |v| bounded(v, 1, 3650))
+                .map(|d| Duration::from_secs(d * 86_400))?,
+            key_max_usage: parse(raw, "ISMS_KEY_MAX_USAGE", "2147483648", |v| {
+                bounded(v, 1, isms_domain::crypto::lifecycle::DEFAULT_MAX_USAGE)
+            })?,
             audit_origin: parse(raw, "ISMS_AUDIT_ORIGIN", "isms.local/audit", parse_origin)?,
             audit_checkpoint_interval: secs(
                 raw,

@@ -12,6 +12,8 @@ use crate::wiring::Services;
 
 /// How often each job looks for work.
 const TICK: Duration = Duration::from_secs(1);
+/// How often rings are checked for their rotation age.
+const KEY_ROTATION_CHECK: Duration = Duration::from_secs(3600);
 
 pub struct Jobs {
     tasks: Vec<JoinHandle<()>>,
@@ -42,6 +44,19 @@ pub fn start(config: &Config, services: &Services) -> Jobs {
             tick.tick().await;
             if let Err(e) = audit.checkpoint_due(max_entries, max_age).await {
                 tracing::warn!(error = %e, "audit.checkpoint_failed");
+            }
+        }
+    }));
+    let crypto = services.app.crypto.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(KEY_ROTATION_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match crypto.rotate_due().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rings = n, "crypto.keys_rotated"),
+                Err(e) => tracing::warn!(error = %e, "crypto.rotation_failed"),
             }
         }
     }));

@@ -43,6 +43,9 @@ fn main() -> ExitCode {
                 commands::tenant_create(&config, &name, &mut out).await
             }
             Command::Tenant(TenantCommand::List) => commands::tenant_list(&config, &mut out).await,
+            Command::Tenant(TenantCommand::Delete { tenant, yes }) => {
+                commands::tenant_delete(&config, &tenant, yes, &mut out).await
+            }
             Command::User(UserCommand::Create {
                 tenant,
                 email,
@@ -61,6 +64,13 @@ fn main() -> ExitCode {
             }
             Command::Keys(KeysCommand::RotateSigning) => {
                 commands::keys_rotate_signing(&config, &mut out).await
+            }
+            Command::Keys(KeysCommand::Rotate {
+                tenant,
+                classification,
+            }) => commands::keys_rotate(&config, &tenant, &classification, &mut out).await,
+            Command::Keys(KeysCommand::RotateMaster { new_key_file }) => {
+                commands::keys_rotate_master(&config, &new_key_file, &mut out).await
             }
             Command::Audit(AuditCommand::Verify {
                 file: Some(file),

@@ -35,6 +35,7 @@ pub fn app_router(config: &Config, services: &Services) -> axum::Router {
         mfa: services.app.mfa.clone(),
         policy: services.app.policy.clone(),
         audit: services.app.audit_log.clone(),
+        crypto: services.app.crypto.clone(),
         limiter: RateLimiter {
             store: services.limiter.clone(),
             quotas: TierQuotas {

@@ -12,6 +12,7 @@ use isms_app::lockout::LockoutSettings;
 use isms_app::services::{Ports, Services as AppServices, Settings};
 use isms_domain::session::SessionPolicy;
 use isms_infra::audit_key::AuditKeyRing;
+use isms_infra::crypto::KeyService;
 use isms_infra::limiter::ResilientLimiter;
 use isms_infra::{Argon2Hasher, JwtSettings, KeyRing, MasterKey, MasterKeySource};
 use isms_store::{Store, StoreOptions};
@@ -31,6 +32,7 @@ pub struct Services {
     pub metrics: Arc<isms_api::metrics::Metrics>,
     pub app: AppServices,
     pub alerts: AlertDispatcher,
+    pub key_service: Arc<KeyService>,
 }
 
 /// How often a limiter that fell back to in-process counting asks Redis
@@ -78,10 +80,21 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
     let store = Store::connect(&store_options(config))
         .await
         .with_context(|| format!("database {}", config.database_url))?;
+    let master = Arc::new(load_master_key(config)?);
+    let key_policy = isms_domain::crypto::KeyPolicy::new(config.key_max_usage, config.key_rotation)
+        .map_err(|e| anyhow::anyhow!("key policy: {e}"))?;
+    let keys_service = Arc::new(KeyService::new(
+        store.data_keys(),
+        store.server_keys(),
+        master.clone(),
+        key_policy,
+    ));
+    // Before migrating: the migration that drops plaintext personal data
+    // first converts it with these keys.
+    store.set_field_crypto(keys_service.clone());
     if migrate {
         store.migrate().await.context("applying migrations")?;
     }
-    let master = Arc::new(load_master_key(config)?);
     let keys = Arc::new(
         KeyRing::open(jwt_settings(config), store.signing_keys(), master.clone())
             .await
@@ -119,6 +132,9 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         audit_policies: store.audit_policies(),
         alerts: store.alerts(),
         checkpoint_signer: audit_key,
+        keys: keys_service.clone(),
+        encrypted_fields: store.encrypted_fields(),
+        subject_keys: store.subject_keys(),
         events: Arc::new(
             EventBus::new()
                 .subscribe(Arc::new(LogSink))
@@ -165,5 +181,6 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         metrics,
         app,
         alerts,
+        key_service: keys_service,
     })
 }

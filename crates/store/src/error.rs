@@ -5,6 +5,7 @@ use isms_domain::ports::RepoError;
 /// Unique indexes and the rule each enforces, as the domain names it.
 const UNIQUE_RULES: &[(&str, &str)] = &[
     ("users_email_live", "email"),
+    ("users_email_bidx_live", "email"),
     ("users.email", "email"),
     ("tenants_name_key_live", "tenant_name"),
     ("tenants.name_key", "tenant_name"),

@@ -5,12 +5,16 @@
 mod audit_append;
 mod audit_repos;
 mod audit_rows;
+mod crypto_repos;
 mod error;
 mod identity_repos;
 mod identity_rows;
+mod master_rewrap;
 mod mfa_repos;
 mod mfa_rows;
 mod migrations;
+mod pii;
+mod pii_conversion;
 mod postgres;
 mod repos;
 mod rows;
@@ -29,6 +33,7 @@ use isms_domain::ports::{
     TenantPolicyRepository, TenantRepository, UserRepository,
 };
 
+pub use crate::master_rewrap::{MasterRewrap, RewrapCounts};
 pub use crate::postgres::PgStore;
 pub use crate::sqlite::SqliteStore;
 pub use crate::url::{Backend, DatabaseUrl, DatabaseUrlError};
@@ -114,6 +119,27 @@ impl Store {
         }
     }
 
+    /// Field encryption for personal data (must be set before `migrate`
+    /// and before any user is read or written).
+    pub fn set_field_crypto(&self, crypto: Arc<dyn isms_domain::crypto::FieldCrypto>) {
+        match &self.inner {
+            Inner::Sqlite(s) => s.crypto.set(crypto),
+            Inner::Postgres(s) => s.crypto.set(crypto),
+        }
+    }
+
+    /// Rewraps every stored key from the old master key to the new one,
+    /// in one transaction (see `master_rewrap.rs`).
+    pub async fn rotate_master_key(
+        &self,
+        req: &MasterRewrap<'_>,
+    ) -> Result<RewrapCounts, isms_domain::ports::RepoError> {
+        match &self.inner {
+            Inner::Sqlite(s) => s.rewrap_master(req).await,
+            Inner::Postgres(s) => s.rewrap_master(req).await,
+        }
+    }
+
     pub async fn close(&self) {
         match &self.inner {
             Inner::Sqlite(s) => s.close().await,
@@ -162,6 +188,22 @@ impl Store {
     }
 
     pub fn audit_policies(&self) -> Arc<dyn AuditPolicyRepository> {
+        port!(self)
+    }
+
+    pub fn data_keys(&self) -> Arc<dyn isms_domain::crypto::DataKeyRepository> {
+        port!(self)
+    }
+
+    pub fn subject_keys(&self) -> Arc<dyn isms_domain::crypto::SubjectKeyRepository> {
+        port!(self)
+    }
+
+    pub fn server_keys(&self) -> Arc<dyn isms_domain::crypto::ServerKeyRepository> {
+        port!(self)
+    }
+
+    pub fn encrypted_fields(&self) -> Arc<dyn isms_domain::crypto::EncryptedFields> {
         port!(self)
     }
 

@@ -35,6 +35,21 @@ const SQLITE: &[Source] = &[
         "audit log",
         include_str!("../migrations/sqlite/0005_audit_log.sql"),
     ),
+    (
+        6,
+        "risk",
+        include_str!("../migrations/sqlite/0006_risk.sql"),
+    ),
+    (
+        7,
+        "crypto",
+        include_str!("../migrations/sqlite/0007_crypto.sql"),
+    ),
+    (
+        8,
+        "drop plaintext pii",
+        include_str!("../migrations/sqlite/0008_drop_plaintext_pii.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -63,6 +78,21 @@ const POSTGRES: &[Source] = &[
         "audit log",
         include_str!("../migrations/postgres/0005_audit_log.sql"),
     ),
+    (
+        6,
+        "risk",
+        include_str!("../migrations/postgres/0006_risk.sql"),
+    ),
+    (
+        7,
+        "crypto",
+        include_str!("../migrations/postgres/0007_crypto.sql"),
+    ),
+    (
+        8,
+        "drop plaintext pii",
+        include_str!("../migrations/postgres/0008_drop_plaintext_pii.sql"),
+    ),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {
@@ -82,12 +112,24 @@ fn migrator(sources: &[Source]) -> Migrator {
     )
 }
 
-pub(crate) fn sqlite() -> Migrator {
-    migrator(SQLITE)
+/// The migration after which the application converts plaintext personal
+/// data into envelopes; the next one drops the plaintext columns.
+pub(crate) const PII_CONVERSION_AFTER: i64 = 7;
+
+pub(crate) fn sqlite(through: Option<i64>) -> Migrator {
+    migrator(&upto(SQLITE, through))
 }
 
-pub(crate) fn postgres() -> Migrator {
-    migrator(POSTGRES)
+pub(crate) fn postgres(through: Option<i64>) -> Migrator {
+    migrator(&upto(POSTGRES, through))
+}
+
+fn upto(sources: &[Source], through: Option<i64>) -> Vec<Source> {
+    sources
+        .iter()
+        .filter(|(v, _, _)| through.is_none_or(|t| *v <= t))
+        .copied()
+        .collect()
 }
 
 #[cfg(test)]

@@ -13,12 +13,16 @@ use crate::{StoreError, StoreOptions};
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    pub(crate) crypto: crate::pii::CryptoSlot,
 }
 
 crate::repos::impl_repositories!(PgStore);
 crate::identity_repos::impl_identity_repositories!(PgStore);
 crate::mfa_repos::impl_mfa_repositories!(PgStore);
 crate::audit_repos::impl_audit_repositories!(PgStore);
+crate::pii_conversion::impl_pii_conversion!(PgStore);
+crate::crypto_repos::impl_crypto_repositories!(PgStore);
+crate::master_rewrap::impl_master_rewrap!(PgStore);
 
 impl PgStore {
     /// The row lock serialises appends to one log across instances.
@@ -41,7 +45,10 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(|e| StoreError::Connect(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            crypto: crate::pii::CryptoSlot::default(),
+        })
     }
 
     /// Every operation is a transaction that first sets the tenant scope
@@ -66,11 +73,21 @@ impl PgStore {
         self.tx(scope).await
     }
 
+    /// Migrates in two steps around the conversion of plaintext personal
+    /// data (see `pii_conversion.rs`).
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
-        crate::migrations::postgres()
+        let err = |e: sqlx::migrate::MigrateError| StoreError::Migrate(e.to_string());
+        if !self.pii_conversion_done().await {
+            crate::migrations::postgres(Some(crate::migrations::PII_CONVERSION_AFTER))
+                .run(&self.pool)
+                .await
+                .map_err(err)?;
+            crate::pii_conversion::convert(self).await?;
+        }
+        crate::migrations::postgres(None)
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Migrate(e.to_string()))
+            .map_err(err)
     }
 
     pub(crate) async fn close(&self) {

@@ -75,6 +75,41 @@ macro_rules! impl_repositories {
                 .collect::<Result<Vec<isms_domain::tenant::Tenant>, _>>()?;
                 Ok(isms_domain::page::Page::from_overfetch(rows, &page, |t| t.id.as_uuid()))
             }
+
+            async fn soft_delete(
+                &self,
+                id: isms_domain::TenantId,
+                at: isms_domain::time::Timestamp,
+                audit: &[isms_domain::audit::AuditRecord],
+            ) -> Result<(), isms_domain::ports::RepoError> {
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(id), c => {
+                    let done = sqlx::query(
+                        "UPDATE tenants SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
+                    )
+                    .bind(id.as_uuid())
+                    .bind(at)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    if done.rows_affected() == 0 {
+                        return Err(isms_domain::ports::RepoError::NotFound);
+                    }
+                    for sql in [
+                        "UPDATE users SET deleted_at = $2, updated_at = $2, is_active = FALSE \
+                         WHERE tenant_id = $1 AND deleted_at IS NULL",
+                        "UPDATE sessions SET revoked_at = $2 WHERE tenant_id = $1 AND revoked_at IS NULL",
+                    ] {
+                        sqlx::query(sql)
+                            .bind(id.as_uuid())
+                            .bind(at)
+                            .execute(&mut *c)
+                            .await
+                            .map_err(crate::error::map)?;
+                    }
+                    crate::audit_append::append_audit!(c, audit)?;
+                    Ok(())
+                })
+            }
         }
 
         #[async_trait::async_trait]
@@ -84,8 +119,9 @@ macro_rules! impl_repositories {
                 u: &isms_domain::user::User,
                 audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
+                let sealed = crate::pii::seal_user(self.crypto.get()?.as_ref(), u).await?;
                 crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(u.tenant_id), c => {
-                    crate::repos::insert_user!(&mut *c, u)?;
+                    crate::repos::insert_user!(&mut *c, u, &sealed)?;
                     crate::audit_append::append_audit!(c, audit)?;
                     Ok(())
                 })
@@ -96,38 +132,47 @@ macro_rules! impl_repositories {
                 tenant: isms_domain::TenantId,
                 id: isms_domain::UserId,
             ) -> Result<isms_domain::user::User, isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    sqlx::query_as::<_, crate::rows::UserRow>(concat!(
+                let row = crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query_as::<_, crate::pii::SealedUserRow>(concat!(
                         "SELECT ",
-                        crate::repos::user_columns!(),
+                        crate::pii::sealed_user_columns!(),
                         " FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL"
                     ))
                     .bind(tenant.as_uuid())
                     .bind(id.as_uuid())
                     .fetch_one(&mut *c)
                     .await
-                    .map_err(crate::error::map)?
-                    .try_into()
-                })
+                    .map_err(crate::error::map)
+                })?;
+                row.open(self.crypto.get()?.as_ref()).await
             }
 
             async fn find_by_email(
                 &self,
                 email: &isms_domain::Email,
             ) -> Result<Option<isms_domain::user::User>, isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::scope::Scope::Server, c => {
-                    sqlx::query_as::<_, crate::rows::UserRow>(concat!(
+                let crypto = self.crypto.get()?;
+                let index = crate::pii::email_index(crypto.as_ref(), email).await?;
+                let row = crate::scope::scoped!(self, crate::scope::Scope::Server, c => {
+                    sqlx::query_as::<_, crate::pii::SealedUserRow>(concat!(
                         "SELECT ",
-                        crate::repos::user_columns!(),
-                        " FROM users WHERE email = $1 AND deleted_at IS NULL"
+                        crate::pii::sealed_user_columns!(),
+                        " FROM users WHERE email_bidx = $1 AND deleted_at IS NULL"
                     ))
-                    .bind(email.as_str())
+                    .bind(index)
                     .fetch_optional(&mut *c)
                     .await
-                    .map_err(crate::error::map)?
-                    .map(TryInto::try_into)
-                    .transpose()
-                })
+                    .map_err(crate::error::map)
+                })?;
+                match row {
+                    Some(r) => {
+                        let user = r.open(crypto.as_ref()).await?;
+                        // The index is a truncated MAC: confirm on the
+                        // decrypted value rather than trust it alone.
+                        Ok((user.email == *email).then_some(user))
+                    }
+                    None => Ok(None),
+                }
             }
 
             async fn list(
@@ -138,10 +183,10 @@ macro_rules! impl_repositories {
                 isms_domain::page::Page<isms_domain::user::User>,
                 isms_domain::ports::RepoError,
             > {
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    let rows = sqlx::query_as::<_, crate::rows::UserRow>(concat!(
+                let rows = crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query_as::<_, crate::pii::SealedUserRow>(concat!(
                         "SELECT ",
-                        crate::repos::user_columns!(),
+                        crate::pii::sealed_user_columns!(),
                         " FROM users WHERE tenant_id = $1 AND deleted_at IS NULL \
                           AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
                     ))
@@ -150,12 +195,10 @@ macro_rules! impl_repositories {
                     .bind(page.fetch_limit())
                     .fetch_all(&mut *c)
                     .await
-                    .map_err(crate::error::map)?
-                    .into_iter()
-                    .map(TryInto::try_into)
-                    .collect::<Result<Vec<isms_domain::user::User>, _>>()?;
-                    Ok(isms_domain::page::Page::from_overfetch(rows, &page, |u| u.id.as_uuid()))
-                })
+                    .map_err(crate::error::map)
+                })?;
+                let users = crate::pii::open_all(self.crypto.get()?.as_ref(), rows).await?;
+                Ok(isms_domain::page::Page::from_overfetch(users, &page, |u| u.id.as_uuid()))
             }
 
             async fn update(
@@ -163,17 +206,22 @@ macro_rules! impl_repositories {
                 u: &isms_domain::user::User,
                 audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
+                let sealed = crate::pii::seal_user(self.crypto.get()?.as_ref(), u).await?;
                 crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(u.tenant_id), c => {
                     let done = sqlx::query(
-                        "UPDATE users SET email = $3, display_name = $4, role = $5, is_active = $6, \
-                         password_hash = $7, password_changed_at = $8, password_must_change = $9, \
-                         last_login_at = $10, last_access_review_at = $11, updated_at = $12 \
+                        "UPDATE users SET email_enc = $3, email_bidx = $4, email_key_version = $5, \
+                         display_name_enc = $6, display_name_key_version = $7, role = $8, is_active = $9, \
+                         password_hash = $10, password_changed_at = $11, password_must_change = $12, \
+                         last_login_at = $13, last_access_review_at = $14, updated_at = $15 \
                          WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
                     )
                     .bind(u.tenant_id.as_uuid())
                     .bind(u.id.as_uuid())
-                    .bind(u.email.as_str())
-                    .bind(&u.display_name)
+                    .bind(&sealed.email_enc)
+                    .bind(&sealed.email_bidx)
+                    .bind(sealed.email_key_version)
+                    .bind(&sealed.display_name_enc)
+                    .bind(sealed.display_name_key_version)
                     .bind(u.role.as_str())
                     .bind(u.is_active)
                     .bind(u.password_hash.as_str())
@@ -238,6 +286,7 @@ macro_rules! impl_repositories {
                 admin: &isms_domain::user::User,
                 audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<bool, isms_domain::ports::RepoError> {
+                let sealed = crate::pii::seal_user(self.crypto.get()?.as_ref(), admin).await?;
                 let mut tx = self.tx(crate::scope::Scope::Server).await?;
                 // The marker row's primary key decides the race between two
                 // processes starting on one fresh database: the loser's
@@ -258,7 +307,7 @@ macro_rules! impl_repositories {
                     return Ok(false);
                 }
                 crate::repos::insert_tenant!(&mut *tx, tenant)?;
-                crate::repos::insert_user!(&mut *tx, admin)?;
+                crate::repos::insert_user!(&mut *tx, admin, &sealed)?;
                 crate::audit_append::append_audit!(tx, audit)?;
                 tx.commit().await.map_err(crate::error::map)?;
                 Ok(true)
@@ -286,28 +335,25 @@ macro_rules! impl_repositories {
     };
 }
 
-macro_rules! user_columns {
-    () => {
-        "id, tenant_id, email, display_name, role, is_active, password_hash, password_changed_at, \
-         password_must_change, last_login_at, last_access_review_at, created_at, updated_at, deleted_at"
-    };
-}
-
 pub(crate) use impl_repositories;
-pub(crate) use user_columns;
 
 macro_rules! insert_user {
-    ($executor:expr, $u:expr) => {{
+    ($executor:expr, $u:expr, $sealed:expr) => {{
         let u: &isms_domain::user::User = $u;
-        sqlx::query(concat!(
-            "INSERT INTO users (",
-            crate::repos::user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        ))
+        let sealed: &crate::pii::SealedUser = $sealed;
+        sqlx::query(
+            "INSERT INTO users (id, tenant_id, email_enc, email_bidx, email_key_version, display_name_enc, \
+             display_name_key_version, role, is_active, password_hash, password_changed_at, \
+             password_must_change, last_login_at, last_access_review_at, created_at, updated_at, deleted_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
         .bind(u.id.as_uuid())
         .bind(u.tenant_id.as_uuid())
-        .bind(u.email.as_str())
-        .bind(u.display_name.as_str())
+        .bind(&sealed.email_enc)
+        .bind(&sealed.email_bidx)
+        .bind(sealed.email_key_version)
+        .bind(&sealed.display_name_enc)
+        .bind(sealed.display_name_key_version)
         .bind(u.role.as_str())
         .bind(u.is_active)
         .bind(u.password_hash.as_str())

@@ -13,12 +13,16 @@ use crate::{StoreError, StoreOptions};
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    pub(crate) crypto: crate::pii::CryptoSlot,
 }
 
 crate::repos::impl_repositories!(SqliteStore);
 crate::identity_repos::impl_identity_repositories!(SqliteStore);
 crate::mfa_repos::impl_mfa_repositories!(SqliteStore);
 crate::audit_repos::impl_audit_repositories!(SqliteStore);
+crate::pii_conversion::impl_pii_conversion!(SqliteStore);
+crate::crypto_repos::impl_crypto_repositories!(SqliteStore);
+crate::master_rewrap::impl_master_rewrap!(SqliteStore);
 
 impl SqliteStore {
     /// The transaction holds SQLite's write lock from `BEGIN IMMEDIATE`, so
@@ -55,7 +59,10 @@ impl SqliteStore {
             .connect_with(connect)
             .await
             .map_err(|e| StoreError::Connect(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            crypto: crate::pii::CryptoSlot::default(),
+        })
     }
 
     /// A connection for one statement (SQLite has no row-level security).
@@ -79,11 +86,21 @@ impl SqliteStore {
             .map_err(crate::error::map)
     }
 
+    /// Migrates in two steps around the conversion of plaintext personal
+    /// data (see `pii_conversion.rs`).
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
-        crate::migrations::sqlite()
+        let err = |e: sqlx::migrate::MigrateError| StoreError::Migrate(e.to_string());
+        if !self.pii_conversion_done().await {
+            crate::migrations::sqlite(Some(crate::migrations::PII_CONVERSION_AFTER))
+                .run(&self.pool)
+                .await
+                .map_err(err)?;
+            crate::pii_conversion::convert(self).await?;
+        }
+        crate::migrations::sqlite(None)
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Migrate(e.to_string()))
+            .map_err(err)
     }
 
     pub(crate) async fn close(&self) {

@@ -260,13 +260,24 @@ pub async fn update(
     ))
 }
 
-/// Delete a user (soft delete; its sessions end at once).
+#[derive(Deserialize, IntoParams, garde::Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteParams {
+    /// Also erase the user's personal data (GDPR Art. 17): the e-mail and
+    /// display name are overwritten and the subject's key is destroyed.
+    #[garde(skip)]
+    pub erase: Option<bool>,
+}
+
+/// Delete a user (soft delete; its sessions end at once; needs step-up).
+/// With `?erase=true` the user's personal data is erased as well.
 #[utoipa::path(
     delete,
     path = "/api/v1/users/{id}",
     tag = "users",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "User id")),
+    params(("id" = uuid::Uuid, Path, description = "User id"), DeleteParams),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such user in this tenant", body = ErrorBody)
@@ -277,8 +288,12 @@ pub async fn delete(
     Auth(who): Auth,
     Meta(meta): Meta,
     Path(id): Path<UserId>,
+    Query(params): Query<DeleteParams>,
 ) -> ApiResult<StatusCode> {
-    state.users.delete(&who, id, &meta).await?;
+    state
+        .users
+        .delete(&who, id, params.erase.unwrap_or(false), &meta)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

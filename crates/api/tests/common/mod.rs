@@ -74,8 +74,15 @@ pub async fn services() -> (
 ) {
     let db = isms_store::testing::TestDatabase::sqlite();
     let store = isms_store::Store::connect(&db.options()).await.unwrap();
-    store.migrate().await.unwrap();
     let master = Arc::new(isms_infra::MasterKey::from_bytes(&[3u8; 32]).unwrap());
+    let key_service = Arc::new(isms_infra::crypto::KeyService::new(
+        store.data_keys(),
+        store.server_keys(),
+        master.clone(),
+        isms_domain::crypto::KeyPolicy::default(),
+    ));
+    store.set_field_crypto(key_service.clone());
+    store.migrate().await.unwrap();
     let settings = isms_app::auth::AuthSettings {
         issuer: "isms".into(),
         audience: "isms-api".into(),
@@ -122,6 +129,9 @@ pub async fn services() -> (
         audit_policies: store.audit_policies(),
         alerts: store.alerts(),
         checkpoint_signer: Arc::new(audit_key),
+        keys: key_service,
+        encrypted_fields: store.encrypted_fields(),
+        subject_keys: store.subject_keys(),
     };
     let settings = isms_app::services::Settings {
         auth: settings,
@@ -148,6 +158,7 @@ pub async fn real_server(cfg: &HttpConfig) -> RealServer {
         mfa: services.mfa,
         policy: services.policy,
         audit: services.audit_log,
+        crypto: services.crypto,
         limiter: isms_api::ratelimit::RateLimiter {
             store: Arc::new(isms_infra::limiter::MemoryLimiter::new()),
             quotas: Default::default(),

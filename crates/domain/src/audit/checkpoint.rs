@@ -89,6 +89,11 @@ impl Checkpoint {
     }
 }
 
+/// Associated data of the audit log key wrapped under the master key.
+pub fn log_key_wrap_aad(key_id: &str) -> Vec<u8> {
+    format!("isms:audit-log-key:{key_id}").into_bytes()
+}
+
 /// The 4-byte key id: `SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[..4]`.
 pub fn note_key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
     let mut h = Sha256::new();

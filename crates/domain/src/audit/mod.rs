@@ -9,8 +9,8 @@ mod scoring;
 mod verify;
 
 pub use checkpoint::{
-    Checkpoint, CheckpointError, note_key_id, open_note, open_signed_note, parse_verifier_key,
-    sign_note, verifier_key,
+    Checkpoint, CheckpointError, log_key_wrap_aad, note_key_id, open_note, open_signed_note,
+    parse_verifier_key, sign_note, verifier_key,
 };
 pub use entry::{
     AuditEntry, AuditRecord, ComplianceFlag, ENCODING_VERSION, EncodingError, InvalidLogId, LogId,

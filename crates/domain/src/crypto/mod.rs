@@ -29,6 +29,10 @@ pub use classification::{Classification, UnknownClassification};
 pub use envelope::{Envelope, EnvelopeError, EnvelopeHeader, KeyKind};
 pub use key_ref::{KeyRef, MalformedKeyId, dek_wrap_aad};
 pub use lifecycle::{DataKeyMeta, KeyPolicy, KeyRuleError, KeyState, retire, rotation_due};
-pub use ports::{DataKeyRecord, DataKeyRepository, SubjectKeyRepository};
+pub use ports::{
+    DataKeyRecord, DataKeyRepository, EncryptedFields, FieldCrypto, FieldCryptoError,
+    FieldInventory, FieldPlace, KeyManagement, KeyOpError, ServerKeyRepository,
+    SubjectKeyRepository,
+};
 pub use ring::{KeyRing, Rotation};
 pub use subject::{SubjectId, SubjectKeyLookup, SubjectKeyRecord, subject_key_wrap_aad};

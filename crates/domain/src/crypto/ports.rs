@@ -56,7 +56,11 @@ pub trait DataKeyRepository: Send + Sync {
     /// the same transaction, so a ring never has two primaries. Fails with
     /// `Conflict("data_key_version")` when the version exists (two
     /// instances rotating at once: the loser reloads).
-    async fn insert_version(&self, record: &DataKeyRecord) -> Result<(), RepoError>;
+    async fn insert_version(
+        &self,
+        record: &DataKeyRecord,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
 
     /// Sets a version's state and the matching timestamp (`rotated_at` for
     /// active, `retired_at` for retired). `NotFound` if it does not exist.
@@ -65,6 +69,18 @@ pub trait DataKeyRepository: Send + Sync {
         key: &KeyRef,
         state: KeyState,
         at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
+
+    /// Every version of every tenant (master-key rotation rewraps them).
+    async fn list_all(&self) -> Result<Vec<DataKeyRecord>, RepoError>;
+
+    /// Replaces the wrapped key material of many versions in one
+    /// transaction (master-key rotation: same keys, new wrapping).
+    async fn rewrap_all(
+        &self,
+        rewrapped: &[(KeyRef, Vec<u8>)],
+        audit: &[crate::audit::AuditRecord],
     ) -> Result<(), RepoError>;
 
     /// Adds `by` to the usage count in one atomic step and returns the new
@@ -74,7 +90,11 @@ pub trait DataKeyRepository: Send + Sync {
 
     /// Deletes every key of the tenant (tenant offboarding: everything it
     /// encrypted becomes unreadable). Returns how many versions went.
-    async fn delete_tenant(&self, tenant: TenantId) -> Result<u64, RepoError>;
+    async fn delete_tenant(
+        &self,
+        tenant: TenantId,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<u64, RepoError>;
 }
 
 /// Per-data-subject keys (crypto-shredding).
@@ -104,5 +124,163 @@ pub trait SubjectKeyRepository: Send + Sync {
         tenant: TenantId,
         subject: &SubjectId,
         at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
     ) -> Result<bool, RepoError>;
+}
+
+/// Server-wide keys other than the master key, stored wrapped under it
+/// (e.g. the blind-index key of lookups that happen before the tenant is
+/// known, such as login by e-mail).
+#[async_trait]
+pub trait ServerKeyRepository: Send + Sync {
+    /// The wrapped key named `name`, storing `candidate` first when there
+    /// is none (several instances may race on first start; one wins).
+    async fn get_or_create(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, RepoError>;
+    /// Replaces the wrapped bytes (master-key rotation).
+    async fn replace(&self, name: &str, wrapped: &[u8]) -> Result<(), RepoError>;
+    async fn list(&self) -> Result<Vec<(String, Vec<u8>)>, RepoError>;
+}
+
+/// Why a field could not be sealed or opened (no detail that helps an
+/// attacker: tampering, a wrong place and a wrong key look the same).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldCryptoError {
+    #[error("stored ciphertext failed authentication")]
+    Unauthentic,
+    #[error("the key for this ciphertext is retired")]
+    KeyRetired,
+    #[error("no usable key: {0}")]
+    NoKey(String),
+    #[error("key storage: {0}")]
+    Storage(String),
+}
+
+/// Field encryption for the stores: personal and sensitive columns are
+/// sealed with the tenant's key of their classification and bound (AAD) to
+/// tenant, table, column and row.
+#[async_trait]
+pub trait FieldCrypto: Send + Sync {
+    /// A text envelope and the key version it was sealed under.
+    async fn seal_field(
+        &self,
+        tenant: TenantId,
+        classification: Classification,
+        place: &FieldPlace<'_>,
+        plaintext: &[u8],
+    ) -> Result<(String, u32), FieldCryptoError>;
+    async fn open_field(
+        &self,
+        tenant: TenantId,
+        place: &FieldPlace<'_>,
+        envelope: &str,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, FieldCryptoError>;
+    /// A server-wide blind index (HMAC-SHA256, truncated to 16 bytes) of a
+    /// normalised value, for unique lookups that precede knowing the tenant.
+    async fn lookup_index(
+        &self,
+        column: &str,
+        normalized: &str,
+    ) -> Result<[u8; 16], FieldCryptoError>;
+    /// The primary version of a ring (what rewrapping moves fields to).
+    async fn primary_version(
+        &self,
+        tenant: TenantId,
+        classification: Classification,
+    ) -> Result<u32, FieldCryptoError>;
+}
+
+/// Where a field lives, for its AAD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldPlace<'a> {
+    pub table: &'a str,
+    pub column: &'a str,
+    pub row_id: &'a str,
+}
+
+/// How one sensitive column is stored, for the compliance monitor.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldInventory {
+    pub table: String,
+    pub column: String,
+    pub classification: Classification,
+    /// Rows holding the value in clear (should be 0).
+    pub plaintext: u64,
+    /// Rows per key version that sealed them.
+    pub by_version: Vec<(u32, u64)>,
+}
+
+/// Sensitive columns across stores: what the compliance monitor counts and
+/// what rewrapping re-encrypts.
+#[async_trait]
+pub trait EncryptedFields: Send + Sync {
+    async fn inventory(&self, tenant: TenantId) -> Result<Vec<FieldInventory>, RepoError>;
+    /// Re-encrypts up to `limit` fields of `classification` sealed under a
+    /// version below the primary; returns how many it rewrote (0: done).
+    /// Idempotent and resumable: each batch commits on its own.
+    async fn rewrap(
+        &self,
+        tenant: TenantId,
+        classification: Classification,
+        limit: u32,
+    ) -> Result<u32, RepoError>;
+}
+
+/// Why a key operation failed, as services see it.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyOpError {
+    /// Tampered ciphertext, wrong context, or not this tenant's key.
+    #[error("ciphertext failed authentication")]
+    Unauthentic,
+    #[error("the key version is retired")]
+    KeyRetired,
+    #[error("no such key")]
+    UnknownKey,
+    /// A key rule refused (e.g. retiring the primary).
+    #[error("{0}")]
+    Rule(String),
+    #[error(transparent)]
+    Storage(#[from] RepoError),
+}
+
+/// Key management as services use it (envelope encryption under the
+/// tenant's rings; implemented by infrastructure).
+#[async_trait]
+pub trait KeyManagement: Send + Sync {
+    async fn encrypt(
+        &self,
+        tenant: TenantId,
+        classification: Classification,
+        aad: &super::Aad,
+        plaintext: &[u8],
+    ) -> Result<(super::Envelope, DataKeyMeta), KeyOpError>;
+    async fn decrypt(
+        &self,
+        tenant: TenantId,
+        envelope: &super::Envelope,
+        aad: &super::Aad,
+    ) -> Result<(zeroize::Zeroizing<Vec<u8>>, DataKeyMeta), KeyOpError>;
+    async fn rotate(
+        &self,
+        tenant: TenantId,
+        classification: Classification,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<DataKeyMeta, KeyOpError>;
+    async fn retire(
+        &self,
+        tenant: TenantId,
+        classification: Classification,
+        version: u32,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<DataKeyMeta, KeyOpError>;
+    async fn list(&self, tenant: TenantId) -> Result<Vec<DataKeyMeta>, KeyOpError>;
+    /// Rings whose primary is older than the rotation period.
+    async fn due_for_rotation(
+        &self,
+        at: Timestamp,
+    ) -> Result<Vec<(TenantId, Classification)>, KeyOpError>;
+    async fn destroy_tenant(
+        &self,
+        tenant: TenantId,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<u64, KeyOpError>;
 }

@@ -17,12 +17,14 @@ pub mod aead;
 pub mod blind_index;
 pub mod cache;
 pub mod dek;
+pub mod service;
 pub mod subject;
 
 pub use aead::{open, seal};
 pub use blind_index::{BlindIndex, BlindIndexValue, IndexKey, ct_eq};
 pub use cache::DekCache;
 pub use dek::{Dek, unwrap_dek, wrap_dek};
+pub use service::{KeyService, KeyServiceError, LOOKUP_INDEX_KEY, SERVER};
 pub use subject::SubjectKey;
 
 use isms_domain::crypto::{EnvelopeError, KeyRuleError};

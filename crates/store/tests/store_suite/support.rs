@@ -26,6 +26,7 @@ impl Ctx {
         let store = Store::connect(&db.options())
             .await
             .expect("connect to the test database");
+        with_field_crypto(&store);
         store.migrate().await.expect("migrate the test database");
         Self { store, db }
     }
@@ -33,14 +34,32 @@ impl Ctx {
     /// A second, independently connected store on the same database, as a
     /// second server process would have.
     pub async fn connect_again(&self) -> Store {
-        Store::connect(&self.db.options())
+        let store = Store::connect(&self.db.options())
             .await
-            .expect("connect a second store")
+            .expect("connect a second store");
+        with_field_crypto(&store);
+        store
     }
 
     pub async fn finish(self) {
         self.store.close().await;
     }
+}
+
+/// The suite's master key (a fixed test value).
+pub const MASTER_KEY: [u8; 32] = [7; 32];
+
+/// Real field encryption (the infra key service) over the store's own key
+/// tables, as the server wires it.
+pub fn with_field_crypto(store: &Store) {
+    let master = std::sync::Arc::new(isms_infra::MasterKey::from_bytes(&MASTER_KEY).unwrap());
+    let keys = isms_infra::crypto::KeyService::new(
+        store.data_keys(),
+        store.server_keys(),
+        master,
+        isms_domain::crypto::KeyPolicy::default(),
+    );
+    store.set_field_crypto(std::sync::Arc::new(keys));
 }
 
 impl Deref for Ctx {
