@@ -559,21 +559,25 @@ macro_rules! impl_crypto_repositories {
                     .map_err(crate::error::map)
                 })?;
                 let users = crate::pii::open_all(crypto.as_ref(), rows).await?;
+                // Sealed before the write transaction (see pii_conversion).
+                let mut sealed = Vec::with_capacity(users.len());
+                for u in &users {
+                    sealed.push((u.id, crate::pii::seal_user(crypto.as_ref(), u).await?));
+                }
                 let mut done = 0u32;
                 crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    for u in &users {
-                        let sealed = crate::pii::seal_user(crypto.as_ref(), u).await?;
+                    for (id, s) in &sealed {
                         sqlx::query(
                             "UPDATE users SET email_enc = $3, email_key_version = $4, \
                              display_name_enc = $5, display_name_key_version = $6 \
                              WHERE tenant_id = $1 AND id = $2",
                         )
                         .bind(tenant.as_uuid())
-                        .bind(u.id.as_uuid())
-                        .bind(&sealed.email_enc)
-                        .bind(sealed.email_key_version)
-                        .bind(&sealed.display_name_enc)
-                        .bind(sealed.display_name_key_version)
+                        .bind(id.as_uuid())
+                        .bind(&s.email_enc)
+                        .bind(s.email_key_version)
+                        .bind(&s.display_name_enc)
+                        .bind(s.display_name_key_version)
                         .execute(&mut *c)
                         .await
                         .map_err(crate::error::map)?;

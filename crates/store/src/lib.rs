@@ -119,6 +119,23 @@ impl Store {
         }
     }
 
+    /// Applies migrations up to `version` only, skipping the personal-data
+    /// conversion (tests reach the schema an older release left behind).
+    #[cfg(feature = "testing")]
+    pub async fn migrate_through(&self, version: i64) -> Result<(), StoreError> {
+        let err = |e: sqlx::migrate::MigrateError| StoreError::Migrate(e.to_string());
+        match &self.inner {
+            Inner::Sqlite(s) => crate::migrations::sqlite(Some(version))
+                .run(&s.pool)
+                .await
+                .map_err(err),
+            Inner::Postgres(s) => crate::migrations::postgres(Some(version))
+                .run(&s.pool)
+                .await
+                .map_err(err),
+        }
+    }
+
     /// Field encryption for personal data (must be set before `migrate`
     /// and before any user is read or written).
     pub fn set_field_crypto(&self, crypto: Arc<dyn isms_domain::crypto::FieldCrypto>) {

@@ -42,33 +42,42 @@ macro_rules! impl_pii_conversion {
             pub(crate) async fn convert_plaintext_users(&self) -> Result<u64, isms_domain::ports::RepoError> {
                 let mut converted = 0u64;
                 loop {
-                    let mut tx = self.tx(crate::scope::Scope::Server).await?;
-                    let rows: Vec<crate::pii_conversion::PlainUserRow> = sqlx::query_as(
-                        "SELECT id, tenant_id, email, display_name FROM users \
-                         WHERE email_enc IS NULL ORDER BY id LIMIT $1",
-                    )
-                    .bind(crate::pii_conversion::batch())
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(crate::error::map)?;
+                    let rows: Vec<crate::pii_conversion::PlainUserRow> =
+                        crate::scope::scoped!(self, crate::scope::Scope::Server, c => {
+                            sqlx::query_as(
+                                "SELECT id, tenant_id, email, display_name FROM users \
+                                 WHERE email_enc IS NULL ORDER BY id LIMIT $1",
+                            )
+                            .bind(crate::pii_conversion::batch())
+                            .fetch_all(&mut *c)
+                            .await
+                            .map_err(crate::error::map)
+                        })?;
                     if rows.is_empty() {
-                        tx.commit().await.map_err(crate::error::map)?;
                         return Ok(converted);
                     }
+                    // Sealed before the write transaction: sealing may write
+                    // key state (a first key, a usage reservation), which on
+                    // SQLite needs the write lock this transaction would hold.
                     let crypto = self.crypto.get()?.clone();
+                    let mut sealed = Vec::with_capacity(rows.len());
                     for r in rows {
                         let (id, user) = r.into_user()?;
-                        let sealed = crate::pii::seal_user(crypto.as_ref(), &user).await?;
+                        sealed.push((id, crate::pii::seal_user(crypto.as_ref(), &user).await?));
+                    }
+                    let mut tx = self.tx(crate::scope::Scope::Server).await?;
+                    for (id, s) in &sealed {
                         sqlx::query(
                             "UPDATE users SET email_enc = $2, email_bidx = $3, email_key_version = $4, \
-                             display_name_enc = $5, display_name_key_version = $6 WHERE id = $1",
+                             display_name_enc = $5, display_name_key_version = $6 \
+                             WHERE id = $1 AND email_enc IS NULL",
                         )
                         .bind(id)
-                        .bind(&sealed.email_enc)
-                        .bind(&sealed.email_bidx)
-                        .bind(sealed.email_key_version)
-                        .bind(&sealed.display_name_enc)
-                        .bind(sealed.display_name_key_version)
+                        .bind(&s.email_enc)
+                        .bind(&s.email_bidx)
+                        .bind(s.email_key_version)
+                        .bind(&s.display_name_enc)
+                        .bind(s.display_name_key_version)
                         .execute(&mut *tx)
                         .await
                         .map_err(crate::error::map)?;

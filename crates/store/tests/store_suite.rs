@@ -7,6 +7,7 @@
 mod store_suite {
     pub mod audit;
     pub mod bootstrap;
+    pub mod crypto;
     pub mod sessions;
     pub mod signing_keys;
     pub mod support;
@@ -81,4 +82,9 @@ conformance! {
     audit::checkpoints_are_stored_once_per_size,
     audit::queries_filter_and_page_newest_first,
     audit::critical_records_raise_alerts_scheduled_once,
+    crypto::data_key_rings_keep_one_primary,
+    crypto::subject_keys_leave_a_tombstone,
+    crypto::users_are_stored_as_envelopes,
+    crypto::rewrap_moves_fields_to_the_primary,
+    crypto::plaintext_users_are_converted_then_dropped,
 }

@@ -222,3 +222,84 @@ impl Ctx {
         !self.db.url().starts_with("sqlite:")
     }
 }
+
+/// A SQL literal of a UUID as each backend stores it.
+fn uuid_literal_for(url: &str, id: uuid::Uuid) -> String {
+    if url.starts_with("sqlite:") {
+        format!("X'{}'", id.simple())
+    } else {
+        format!("'{id}'::uuid")
+    }
+}
+
+impl Ctx {
+    pub fn uuid_literal(&self, id: uuid::Uuid) -> String {
+        uuid_literal_for(self.db.url(), id)
+    }
+
+    /// The single text column of every row `sql` returns.
+    pub async fn exec_rows(&self, sql: &str) -> Vec<String> {
+        use sqlx::Connection as _;
+        let url = self.db.url();
+        let stmt = sqlx::AssertSqlSafe(sql.to_owned());
+        if url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query_scalar(stmt).fetch_all(&mut c).await.unwrap()
+        } else {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_scalar(stmt).fetch_all(&mut c).await.unwrap()
+        }
+    }
+
+    /// Another empty database of the same backend.
+    pub async fn fresh_database(&self) -> FreshDb {
+        let db = if self.is_postgres() {
+            TestDatabase::postgres()
+                .await
+                .expect("PostgreSQL is configured")
+        } else {
+            TestDatabase::sqlite()
+        };
+        FreshDb { db }
+    }
+}
+
+/// An unmigrated database with raw SQL access.
+pub struct FreshDb {
+    db: TestDatabase,
+}
+
+impl FreshDb {
+    pub fn options(&self) -> isms_store::StoreOptions {
+        self.db.options()
+    }
+
+    pub fn uuid_literal(&self, id: uuid::Uuid) -> String {
+        uuid_literal_for(self.db.url(), id)
+    }
+
+    pub async fn exec(&self, sql: &str) -> Result<u64, String> {
+        use sqlx::Connection as _;
+        let url = self.db.url();
+        let stmt = sqlx::AssertSqlSafe(sql.to_owned());
+        if url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::query(stmt)
+                .execute(&mut c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(|e| e.to_string())
+        } else {
+            let mut c = sqlx::PgConnection::connect(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::query(stmt)
+                .execute(&mut c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(|e| e.to_string())
+        }
+    }
+}
