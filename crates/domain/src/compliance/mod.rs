@@ -1,0 +1,22 @@
+//! The pure core of the compliance monitor (ISO 27001 clause 9.1
+//! monitoring; Annex A 5.36 compliance with policies): the Annex A
+//! catalogue and the 2013 → 2022 mapping, the nine checks as pure rules
+//! over snapshots, the overall status and score, the Statement of
+//! Applicability, GDPR records, and signed compliance reports.
+//!
+//! Nothing here does IO. The application reads each check's snapshot from
+//! its ports, calls the rule (or `rules::evaluate`), turns a failed read
+//! into `CheckResult::error`, stores the results, and derives the status
+//! with `compliance_status`. `docs/compliance.md` documents every rule,
+//! threshold, the evidence map and the score formula.
+mod catalogue;
+mod ids;
+mod text;
+mod vocab;
+
+pub use catalogue::{
+    ANNEX_A_2013_MAPPING_JSON, ANNEX_A_2022_JSON, AnnexACatalogue, AnnexAControl, CatalogueError,
+    Mapping2013, Theme, all_controls, catalogue, control, map_2013,
+};
+pub use ids::{ConsentId, DsrId, ReportId};
+pub use text::{MAX_LABEL_CHARS, MAX_PROSE_CHARS, MAX_REFERENCE_CHARS};
