@@ -9,8 +9,12 @@
 //! into `CheckResult::error`, stores the results, and derives the status
 //! with `compliance_status`. `docs/compliance.md` documents every rule,
 //! threshold, the evidence map and the score formula.
+
 mod catalogue;
+mod check;
+mod config;
 mod ids;
+mod status;
 mod text;
 mod vocab;
 
@@ -18,5 +22,14 @@ pub use catalogue::{
     ANNEX_A_2013_MAPPING_JSON, ANNEX_A_2022_JSON, AnnexACatalogue, AnnexAControl, CatalogueError,
     Mapping2013, Theme, all_controls, catalogue, control, map_2013,
 };
+pub use check::{
+    CheckDefinition, CheckId, CheckResult, CheckStatus, DEFINITIONS, Frequency, MAX_MESSAGE_CHARS,
+    Severity,
+};
+pub use config::{CheckConfig, CheckSettings, ChecksConfig, Thresholds};
 pub use ids::{ConsentId, DsrId, ReportId};
+pub use status::{
+    ComplianceStatus, Issue, OverallStatus, Score, Standing, compliance_status, latest_results,
+    overall_status, score, score_of, score_of_counts, standing,
+};
 pub use text::{MAX_LABEL_CHARS, MAX_PROSE_CHARS, MAX_REFERENCE_CHARS};
