@@ -13,7 +13,10 @@
 mod catalogue;
 mod check;
 mod config;
+mod gdpr;
 mod ids;
+mod phc;
+pub mod rules;
 mod status;
 mod text;
 mod vocab;
@@ -27,7 +30,13 @@ pub use check::{
     Severity,
 };
 pub use config::{CheckConfig, CheckSettings, ChecksConfig, Thresholds};
+pub use gdpr::{
+    Consent, ConsentDraft, DataSubject, DataSubjectRequest, DsrKind, DsrStatus, GdprError,
+    LawfulBasis, MAX_RETENTION_DAYS, RetainedRecord, RetentionPolicy, RetentionSweep,
+    retention_sweep,
+};
 pub use ids::{ConsentId, DsrId, ReportId};
+pub use phc::{ARGON2_VERSION_13, Argon2Params, Argon2Variant, HashScheme, PhcError, parse_argon2};
 pub use status::{
     ComplianceStatus, Issue, OverallStatus, Score, Standing, compliance_status, latest_results,
     overall_status, score, score_of, score_of_counts, standing,
