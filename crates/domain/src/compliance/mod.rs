@@ -13,10 +13,12 @@
 mod catalogue;
 mod check;
 mod config;
+mod evidence;
 mod gdpr;
 mod ids;
 mod phc;
 pub mod rules;
+mod soa;
 mod status;
 mod text;
 mod vocab;
@@ -30,6 +32,7 @@ pub use check::{
     Severity,
 };
 pub use config::{CheckConfig, CheckSettings, ChecksConfig, Thresholds};
+pub use evidence::{FEATURES, Feature, features_for};
 pub use gdpr::{
     Consent, ConsentDraft, DataSubject, DataSubjectRequest, DsrKind, DsrStatus, GdprError,
     LawfulBasis, MAX_RETENTION_DAYS, RetainedRecord, RetentionPolicy, RetentionSweep,
@@ -37,6 +40,10 @@ pub use gdpr::{
 };
 pub use ids::{ConsentId, DsrId, ReportId};
 pub use phc::{ARGON2_VERSION_13, Argon2Params, Argon2Variant, HashScheme, PhcError, parse_argon2};
+pub use soa::{
+    Evidence, EvidenceKind, ImplementationStatus, SoaDecision, SoaEntry, SoaPatch, TreatmentLink,
+    build_soa, built_in_evidence, default_soa,
+};
 pub use status::{
     ComplianceStatus, Issue, OverallStatus, Score, Standing, compliance_status, latest_results,
     overall_status, score, score_of, score_of_counts, standing,
