@@ -17,6 +17,7 @@ mod evidence;
 mod gdpr;
 mod ids;
 mod phc;
+mod report;
 pub mod rules;
 mod soa;
 mod status;
@@ -40,6 +41,13 @@ pub use gdpr::{
 };
 pub use ids::{ConsentId, DsrId, ReportId};
 pub use phc::{ARGON2_VERSION_13, Argon2Params, Argon2Variant, HashScheme, PhcError, parse_argon2};
+pub use report::{
+    AuditSummary, ComplianceReport, DEFAULT_TOP_RISKS, FloatInCanonical, NEXT_REVIEW_DAYS,
+    REPORT_CSV_HEADER, REPORT_PERIOD_DAYS, REPORT_SIGNATURE_CONTEXT, Recommendation,
+    ReportCheckpoint, ReportError, RiskSummary, SignedReport, TopRisk, build_report,
+    canonical_report_bytes, recommendations, report_csv, report_key_id, sign_report,
+    signing_message, verify_report, write_canonical,
+};
 pub use soa::{
     Evidence, EvidenceKind, ImplementationStatus, SoaDecision, SoaEntry, SoaPatch, TreatmentLink,
     build_soa, built_in_evidence, default_soa,
