@@ -16,6 +16,7 @@ mod config;
 mod evidence;
 mod gdpr;
 mod ids;
+mod listing;
 mod phc;
 mod report;
 pub mod rules;
@@ -40,6 +41,7 @@ pub use gdpr::{
     retention_sweep,
 };
 pub use ids::{ConsentId, DsrId, ReportId};
+pub use listing::{CheckSummary, LastResult, check_summaries};
 pub use phc::{ARGON2_VERSION_13, Argon2Params, Argon2Variant, HashScheme, PhcError, parse_argon2};
 pub use report::{
     AuditSummary, ComplianceReport, DEFAULT_TOP_RISKS, FloatInCanonical, NEXT_REVIEW_DAYS,
