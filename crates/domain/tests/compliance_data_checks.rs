@@ -456,3 +456,27 @@ fn severity_comes_from_the_tenant_configuration() {
     let r = encryption_compliance(&columns(), &c, now());
     assert_eq!(r.severity, Severity::Critical);
 }
+
+#[test]
+fn rules_do_not_panic_on_an_unvalidated_configuration() {
+    let mut c = cfg();
+    c.thresholds.key_rotation_warning_days = 500;
+    c.thresholds.dsr_warning_days = 500;
+    c.thresholds.max_admins = 0;
+    assert!(c.validate().is_err());
+    let r = key_rotation(
+        &KeyRotationInput {
+            keys: vec![key(KeyState::Primary, 1)],
+        },
+        &c,
+        now(),
+    );
+    assert_eq!(r.status, CheckStatus::Warning);
+    let g = GdprInput {
+        pending_requests: vec![request(DsrKind::Access, 0)],
+        ..GdprInput::default()
+    };
+    assert_eq!(gdpr_compliance(&g, &c, now()).status, CheckStatus::Warning);
+    let admins = admin_count(&[user(isms_domain::Role::Admin)], &c, now());
+    assert_eq!(admins.status, CheckStatus::Warning);
+}

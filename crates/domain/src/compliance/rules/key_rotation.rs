@@ -45,7 +45,10 @@ pub fn key_rotation(input: &KeyRotationInput, config: &CheckConfig, now: Timesta
         .iter()
         .filter(|k| k.state == KeyState::Primary)
         .collect();
-    let warn_after = t.key_max_age_days - t.key_rotation_warning_days;
+    // Saturating: a configuration that skipped `validate` must not panic.
+    let warn_after = t
+        .key_max_age_days
+        .saturating_sub(t.key_rotation_warning_days);
     let overdue: Vec<&str> = primaries
         .iter()
         .filter(|k| older_than(k.created_at, now, t.key_max_age_days))
