@@ -198,6 +198,27 @@ async fn gate(
     if principal.must_enrol_mfa() && !access.before_mfa_enrollment {
         return ApiError::mfa_enrollment_required().into_response();
     }
+    let who = principal.clone();
     req.extensions_mut().insert(principal);
-    next.run(req).await
+    let res = next.run(req).await;
+    // A permission the service checked itself (beyond the route's) was
+    // refused: that denial is a security event like the route's own.
+    let denied = res
+        .extensions()
+        .get::<crate::error::ErrorInfo>()
+        .filter(|i| i.code == "forbidden")
+        .map(|i| {
+            i.details
+                .as_ref()
+                .and_then(|d| d.get("reason"))
+                .and_then(|r| r.as_str())
+                .unwrap_or("forbidden")
+                .to_owned()
+        });
+    if let Some(reason) = denied
+        && let Err(e) = state.auth.record_denial(&who, &reason, meta).await
+    {
+        return ApiError::from(e).into_response();
+    }
+    res
 }

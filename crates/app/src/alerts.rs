@@ -80,14 +80,33 @@ impl AlertDispatcher {
         let due = self.alerts.due_deliveries(at, BATCH).await?;
         let mut attempts = 0;
         for d in due {
-            self.attempt(d).await?;
+            // One delivery's trouble (even a store error) must not hold up
+            // the others: it is logged and the next one goes on.
+            if let Err(e) = self.attempt(d).await {
+                tracing::warn!(error = %e, "alert.delivery_failed");
+            }
             attempts += 1;
         }
         Ok(attempts)
     }
 
     async fn attempt(&self, mut d: WebhookDelivery) -> Result<(), AppError> {
-        let body = self.payload(&d).await?;
+        let body = match self.payload(&d).await {
+            Ok(b) => b,
+            Err(e) => {
+                // Without a body nothing can be sent; record the attempt so
+                // the delivery backs off instead of blocking the queue.
+                d.attempts += 1;
+                d.last_status = None;
+                d.last_error = Some(truncate(&format!("payload: {e}"), 500));
+                match retry_at(&self.backoff, d.attempts, now()) {
+                    Some(next) => d.next_attempt_at = next,
+                    None => d.status = "failed".into(),
+                }
+                self.alerts.record_delivery(&d).await?;
+                return Ok(());
+            }
+        };
         let sent_at = now();
         let mut headers = vec![
             ("content-type", "application/json".to_owned()),
@@ -139,10 +158,7 @@ impl AlertDispatcher {
 
     /// The alert with its audit entry's ids, never personal data.
     async fn payload(&self, d: &WebhookDelivery) -> Result<Vec<u8>, AppError> {
-        let tenant = d.tenant_id.ok_or_else(|| {
-            AppError::Internal("server-level alerts are not delivered to tenant webhooks".into())
-        })?;
-        let alert = self.alerts.get(tenant, d.alert_id).await?;
+        let alert = self.alerts.get_for_delivery(d.alert_id).await?;
         let entry = self.audit.get(&alert.log_id, alert.entry_id).await.ok();
         let body = serde_json::json!({
             "type": "alert",

@@ -166,6 +166,12 @@ impl AuditLogService {
         Ok((stored, written))
     }
 
+    /// A log's latest checkpoint, signed now if the log grew since.
+    pub async fn checkpoint_log(&self, log: &LogId) -> Result<StoredCheckpoint, AppError> {
+        let head = self.trail.repo().head(log).await?;
+        Ok(self.checkpoint_if_grown(&head).await?.0)
+    }
+
     /// The caller's tenant log's latest checkpoint (brought up to date).
     pub async fn checkpoint(&self, who: &Principal) -> Result<StoredCheckpoint, AppError> {
         who.require(Permission::AuditRead)?;

@@ -698,6 +698,24 @@ impl AuthService {
         Err(AppError::Forbidden(permission.as_str()))
     }
 
+    /// Records a denial that a service decided (the caller held the route's
+    /// permission but not one the operation needed).
+    pub async fn record_denial(
+        &self,
+        who: &Principal,
+        reason: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AppError> {
+        self.record(
+            SecurityEvent::new(K::AccessDenied, Outcome::Denied, meta)
+                .tenant(who.tenant_id)
+                .actor(who.user_id)
+                .session(who.session_id)
+                .details(serde_json::json!({ "permission": reason, "role": who.role.as_str() })),
+        )
+        .await
+    }
+
     /// The public keys that verify access tokens (JWKS).
     pub fn jwks(&self) -> serde_json::Value {
         self.inner.tokens.jwks()

@@ -120,9 +120,10 @@ impl CryptoService {
     /// Opens a package sealed by `encrypt`, subject to the role ×
     /// classification matrix: public and internal for every role,
     /// confidential for admin, manager and auditor, restricted for admin
-    /// with a recent step-up. A denial and a failed decryption are audit
-    /// events; so is every successful decryption of confidential or
-    /// restricted data.
+    /// with a recent step-up. A denial (as `access_denied`, recorded by the
+    /// access layer for every `forbidden`, or `decrypt_denied` for a missing
+    /// step-up) and a failed decryption are audit events; so is every
+    /// successful decryption of confidential or restricted data.
     pub async fn decrypt(
         &self,
         who: &Principal,
@@ -143,19 +144,19 @@ impl CryptoService {
         };
         let window = self.auth.settings().step_up_window;
         if let Err(denied) = authorize_decrypt(who, class, now(), window) {
-            let reason = match denied {
-                DecryptDenied::Permission(p) => p.as_str(),
-                DecryptDenied::StepUp(_) => "mfa_step_up",
-            };
-            self.audit
-                .record(vec![
-                    Self::event(K::DecryptDenied, Outcome::Denied, who, meta)
-                        .details(details(serde_json::json!({ "reason": reason }))),
-                ])
-                .await?;
             return Err(match denied {
+                // The access layer records every `forbidden` answer as an
+                // `access_denied` event (an unauthorised access).
                 DecryptDenied::Permission(p) => AppError::Forbidden(p.as_str()),
-                DecryptDenied::StepUp(s) => AppError::StepUp(s),
+                DecryptDenied::StepUp(s) => {
+                    self.audit
+                        .record(vec![
+                            Self::event(K::DecryptDenied, Outcome::Denied, who, meta)
+                                .details(details(serde_json::json!({ "reason": "mfa_step_up" }))),
+                        ])
+                        .await?;
+                    AppError::StepUp(s)
+                }
             });
         }
         let aad = Aad::service(who.tenant_id, context);

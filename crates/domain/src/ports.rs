@@ -564,6 +564,8 @@ pub trait AlertRepository: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<AlertRecord>, RepoError>;
     async fn get(&self, tenant: TenantId, id: uuid::Uuid) -> Result<AlertRecord, RepoError>;
+    /// Any alert, tenant or server-level (for delivery).
+    async fn get_for_delivery(&self, id: uuid::Uuid) -> Result<AlertRecord, RepoError>;
     /// `false` when it was acknowledged already.
     async fn acknowledge(
         &self,

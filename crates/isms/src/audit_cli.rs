@@ -100,6 +100,14 @@ pub async fn export(config: &Config, tenant: &str, out: &mut dyn Write) -> anyho
         .await
         .map_err(|_| anyhow::anyhow!("no tenant with id or name {tenant:?}"))?;
     let log = LogId::tenant(tenant.id);
+    // A checkpoint of the whole log first, so the export is signed to its
+    // last entry.
+    services
+        .app
+        .audit_log
+        .checkpoint_log(&log)
+        .await
+        .map_err(|e| anyhow::anyhow!("checkpointing: {e}"))?;
     let signer = services.app.audit_log.signer().clone();
     let line = |l: &ExportLine| serde_json::to_string(l).context("encoding");
     writeln!(
@@ -188,6 +196,8 @@ pub fn verify_file(
                 canonical: canonical.into_bytes(),
                 leaf_hash: decode_hash(&leaf_hash)
                     .with_context(|| format!("line {}: leaf_hash", n + 1))?,
+                // An export carries only what the hashes cover.
+                indexed: None,
             }),
             ExportLine::Checkpoint { note, .. } => checkpoints.push(note),
         }
@@ -229,5 +239,5 @@ pub fn verify_file(
     for (cp, ok) in pending {
         verifier.check_checkpoint(&cp, ok);
     }
-    report(out, &[verifier.finish()])
+    report(out, &[verifier.finish_signed()])
 }

@@ -49,8 +49,17 @@ fn severity(s: &str) -> Option<isms_domain::audit::AlertSeverity> {
     [S::Critical, S::High].into_iter().find(|v| v.as_str() == s)
 }
 
+/// The flags column: sorted and without duplicates, as the canonical
+/// encoding writes them (the verifier compares the two).
 pub(crate) fn flags_text(flags: &[ComplianceFlag]) -> String {
-    serde_json::to_string(flags).unwrap_or_else(|_| "[]".to_owned())
+    let mut names: Vec<&str> = flags.iter().map(|f| f.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn flags_of(text: &str) -> Result<Vec<String>, RepoError> {
+    serde_json::from_str(text).map_err(|_| corrupt("audit compliance flags"))
 }
 
 #[derive(sqlx::FromRow)]
@@ -58,11 +67,23 @@ pub(crate) struct EntryRow {
     seq: i64,
     canonical: String,
     leaf_hash: Vec<u8>,
+    id: Uuid,
+    tenant_id: Option<Uuid>,
+    occurred_at: DateTime<Utc>,
+    event_type: String,
+    actor_user_id: Option<Uuid>,
+    resource_type: Option<String>,
+    resource_id: Option<String>,
+    outcome: String,
+    ip: Option<String>,
+    compliance_flags: String,
+    risk_score: i64,
 }
 
 macro_rules! entry_columns {
     () => {
-        "seq, canonical, leaf_hash"
+        "seq, canonical, leaf_hash, id, tenant_id, occurred_at, event_type, actor_user_id, resource_type, \
+         resource_id, outcome, ip, compliance_flags, CAST(risk_score AS BIGINT) AS risk_score"
     };
 }
 pub(crate) use entry_columns;
@@ -72,8 +93,21 @@ impl EntryRow {
     pub(crate) fn into_raw(self) -> Result<RawEntry, RepoError> {
         Ok(RawEntry {
             seq: to_u64(self.seq, "audit seq")?,
-            canonical: self.canonical.into_bytes(),
             leaf_hash: hash_of(&self.leaf_hash, "leaf hash")?,
+            indexed: Some(isms_domain::audit::IndexedColumns {
+                id: self.id,
+                tenant_id: self.tenant_id,
+                occurred_at: self.occurred_at,
+                event_type: self.event_type,
+                actor_user_id: self.actor_user_id,
+                resource_type: self.resource_type,
+                resource_id: self.resource_id,
+                outcome: self.outcome,
+                ip: self.ip,
+                compliance_flags: flags_of(&self.compliance_flags)?,
+                risk_score: self.risk_score,
+            }),
+            canonical: self.canonical.into_bytes(),
         })
     }
 
@@ -256,31 +290,70 @@ impl From<DeliveryRow> for WebhookDelivery {
     }
 }
 
+/// The filter columns as `SqliteStore::AUDIT_SCAN_AS_TEXT` writes them.
+#[derive(serde::Deserialize)]
+struct TextColumns(
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    i64,
+);
+
+fn uuid_hex(s: &str, what: &str) -> Result<Option<Uuid>, RepoError> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    Uuid::try_parse(s).map(Some).map_err(|_| corrupt(what))
+}
+
 /// Decodes a batch written by `group_concat` (see
-/// `SqliteStore::AUDIT_SCAN_AS_TEXT`; `None`: no rows).
+/// `SqliteStore::AUDIT_SCAN_AS_TEXT`; `None`: no rows): two lines per
+/// entry, `<seq> <leaf hex> <canonical>` and the filter columns as JSON.
 pub(crate) fn entries_from_text(text: Option<&str>) -> Result<Vec<RawEntry>, RepoError> {
     let Some(text) = text else {
         return Ok(Vec::new());
     };
+    let mut lines = text.split('\n');
+    let mut rows = Vec::new();
+    while let Some(line) = lines.next() {
+        let columns = lines.next().ok_or_else(|| corrupt("audit batch"))?;
+        let mut parts = line.splitn(3, ' ');
+        let (Some(seq), Some(leaf), Some(canonical)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(corrupt("audit batch"));
+        };
+        let c: TextColumns = serde_json::from_str(columns).map_err(|_| corrupt("audit batch"))?;
+        rows.push(RawEntry {
+            seq: seq.parse().map_err(|_| corrupt("audit seq"))?,
+            canonical: canonical.as_bytes().to_vec(),
+            leaf_hash: hash_hex(leaf)?,
+            indexed: Some(isms_domain::audit::IndexedColumns {
+                id: uuid_hex(&c.0, "audit id")?.ok_or_else(|| corrupt("audit id"))?,
+                tenant_id: uuid_hex(&c.1, "audit tenant")?,
+                occurred_at: chrono::DateTime::parse_from_rfc3339(&c.2)
+                    .map_err(|_| corrupt("audit timestamp"))?
+                    .with_timezone(&Utc),
+                event_type: c.3,
+                actor_user_id: uuid_hex(&c.4, "audit actor")?,
+                resource_type: c.5,
+                resource_id: c.6,
+                outcome: c.7,
+                ip: c.8,
+                compliance_flags: flags_of(&c.9)?,
+                risk_score: c.10,
+            }),
+        });
+    }
     // SQLite aggregates in the order the ordered subquery yields rows;
     // sorting again here costs nothing when it did and keeps the result
     // right if it did not.
-    let mut rows = text
-        .split('\n')
-        .map(|line| {
-            let mut parts = line.splitn(3, ' ');
-            let (Some(seq), Some(leaf), Some(canonical)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                return Err(corrupt("audit batch"));
-            };
-            Ok(RawEntry {
-                seq: seq.parse().map_err(|_| corrupt("audit seq"))?,
-                canonical: canonical.as_bytes().to_vec(),
-                leaf_hash: hash_hex(leaf)?,
-            })
-        })
-        .collect::<Result<Vec<_>, RepoError>>()?;
     rows.sort_by_key(|r| r.seq);
     Ok(rows)
 }

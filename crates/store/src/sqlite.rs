@@ -30,10 +30,14 @@ impl SqliteStore {
     pub(crate) const AUDIT_HEAD_FOR_UPDATE: &'static str =
         "SELECT size, frontier FROM audit_logs WHERE log_id = $1";
 
-    /// A batch of entries as one text, a line `<seq> <leaf hex> <canonical>`
-    /// per entry (canonical JSON holds no raw newline; see `scan`).
+    /// A batch of entries as one text, per entry a line `<seq> <leaf hex>
+    /// <canonical>` and a line of its filter columns as JSON (neither holds
+    /// a raw newline; see `scan`).
     pub(crate) const AUDIT_SCAN_AS_TEXT: Option<&'static str> = Some(
-        "SELECT group_concat(seq || ' ' || lower(hex(leaf_hash)) || ' ' || canonical, char(10)) FROM (SELECT seq, canonical, leaf_hash FROM audit_entries \
+        "SELECT group_concat(seq || ' ' || lower(hex(leaf_hash)) || ' ' || canonical || char(10) || \
+         json_array(lower(hex(id)), lower(hex(tenant_id)), occurred_at, event_type, \
+         lower(hex(actor_user_id)), resource_type, resource_id, outcome, ip, compliance_flags, \
+         risk_score), char(10)) FROM (SELECT * FROM audit_entries \
          WHERE log_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3)",
     );
 

@@ -25,4 +25,4 @@ pub use scoring::{
     ALERT_THRESHOLD, AlertDraft, AlertSeverity, AuditPolicy, AuditPolicyError, FlagInput, MAX_RISK,
     RiskCategory, RiskContext, RiskTable, alert_for, category_of, flags_for, score,
 };
-pub use verify::{FailureKind, LogVerifier, RawEntry, VerifyFailure, VerifyReport};
+pub use verify::{FailureKind, IndexedColumns, LogVerifier, RawEntry, VerifyFailure, VerifyReport};

@@ -7,13 +7,98 @@ use serde::Serialize;
 use super::checkpoint::Checkpoint;
 use super::entry::{AuditEntry, LogId};
 
-/// An entry as stored: its position, its canonical bytes and the leaf hash
-/// written beside them.
+/// An entry as stored: its position, its canonical bytes, the leaf hash
+/// written beside them and, from a database, the columns queries filter
+/// on (copies of canonical fields, which must agree with it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawEntry {
     pub seq: u64,
     pub canonical: Vec<u8>,
     pub leaf_hash: Hash,
+    pub indexed: Option<IndexedColumns>,
+}
+
+/// The filter columns of a stored entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedColumns {
+    pub id: uuid::Uuid,
+    pub tenant_id: Option<uuid::Uuid>,
+    pub occurred_at: crate::time::Timestamp,
+    pub event_type: String,
+    pub actor_user_id: Option<uuid::Uuid>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub outcome: String,
+    pub ip: Option<String>,
+    pub compliance_flags: Vec<String>,
+    pub risk_score: i64,
+}
+
+/// The canonical fields the filter columns copy, read without copying.
+#[derive(serde::Deserialize)]
+struct Copied<'a> {
+    #[serde(borrow)]
+    actor_user_id: Option<&'a str>,
+    #[serde(borrow)]
+    compliance_flags: Vec<&'a str>,
+    #[serde(borrow)]
+    event_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    id: &'a str,
+    #[serde(borrow)]
+    ip: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    outcome: &'a str,
+    #[serde(borrow)]
+    resource_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    resource_type: Option<std::borrow::Cow<'a, str>>,
+    risk_score: i64,
+    #[serde(borrow)]
+    tenant_id: Option<&'a str>,
+    #[serde(borrow)]
+    timestamp: &'a str,
+}
+
+/// The first filter column that disagrees with the canonical bytes.
+fn disagreement(canonical: &[u8], cols: &IndexedColumns) -> Option<&'static str> {
+    let Ok(c) = serde_json::from_slice::<Copied<'_>>(canonical) else {
+        return Some("canonical");
+    };
+    let uuid_eq = |text: Option<&str>, col: Option<uuid::Uuid>| {
+        text.map(uuid::Uuid::parse_str).transpose().ok() == Some(col)
+    };
+    let time = chrono::DateTime::parse_from_rfc3339(c.timestamp)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok();
+    let mut flags: Vec<&str> = cols.compliance_flags.iter().map(String::as_str).collect();
+    flags.sort_unstable();
+    flags.dedup();
+    [
+        ("id", uuid_eq(Some(c.id), Some(cols.id))),
+        ("tenant_id", uuid_eq(c.tenant_id, cols.tenant_id)),
+        ("occurred_at", time == Some(cols.occurred_at)),
+        ("event_type", c.event_type == cols.event_type),
+        (
+            "actor_user_id",
+            uuid_eq(c.actor_user_id, cols.actor_user_id),
+        ),
+        (
+            "resource_type",
+            c.resource_type.as_deref() == cols.resource_type.as_deref(),
+        ),
+        (
+            "resource_id",
+            c.resource_id.as_deref() == cols.resource_id.as_deref(),
+        ),
+        ("outcome", c.outcome == cols.outcome),
+        ("ip", c.ip.as_deref() == cols.ip.as_deref()),
+        ("compliance_flags", c.compliance_flags == flags),
+        ("risk_score", c.risk_score == cols.risk_score),
+    ]
+    .into_iter()
+    .find(|(_, ok)| !ok)
+    .map(|(name, _)| name)
 }
 
 use super::merkle::{Frontier, Hash, leaf_hash};
@@ -34,6 +119,9 @@ pub enum FailureKind {
     CheckpointSignature,
     /// An entry cannot be encoded (corrupt stored values).
     EntryUnreadable,
+    /// Entries beyond the last signed checkpoint: nothing vouches for them
+    /// (an offline verification needs a checkpoint covering everything).
+    EntriesUnsigned,
 }
 
 impl FailureKind {
@@ -45,6 +133,7 @@ impl FailureKind {
             Self::CheckpointMismatch => "checkpoint_mismatch",
             Self::CheckpointSignature => "checkpoint_signature",
             Self::EntryUnreadable => "entry_unreadable",
+            Self::EntriesUnsigned => "entries_unsigned",
         }
     }
 }
@@ -83,6 +172,8 @@ pub struct LogVerifier {
     log_id: LogId,
     tree: Frontier,
     checkpoints: u64,
+    /// The largest size a verified checkpoint vouches for.
+    covered: u64,
     log_text: String,
     failure: Option<VerifyFailure>,
 }
@@ -94,6 +185,7 @@ impl LogVerifier {
             log_id,
             tree: Frontier::empty(),
             checkpoints: 0,
+            covered: 0,
             failure: None,
         }
     }
@@ -159,6 +251,17 @@ impl LogVerifier {
             }
             Some(_) => {}
         }
+        if let Some(column) = raw
+            .indexed
+            .as_ref()
+            .and_then(|c| disagreement(&raw.canonical, c))
+        {
+            return self.fail(
+                Some(seq),
+                FailureKind::EntryModified,
+                format!("entry {seq}'s {column} column was modified after it was written"),
+            );
+        }
         self.tree.push(leaf);
         Ok(())
     }
@@ -216,7 +319,27 @@ impl LogVerifier {
                     cp.tree_size
                 ),
             );
+            return;
         }
+        self.covered = self.covered.max(cp.tree_size);
+    }
+
+    /// `finish`, but entries no verified checkpoint covers are a failure:
+    /// for a copy of the log whose only trust anchor is the signatures.
+    pub fn finish_signed(mut self) -> VerifyReport {
+        let size = self.tree.size();
+        if self.failure.is_none() && self.covered < size {
+            let _ = self.fail(
+                Some(self.covered),
+                FailureKind::EntriesUnsigned,
+                format!(
+                    "entries {}..{} are covered by no checkpoint signed with the given key",
+                    self.covered,
+                    size - 1
+                ),
+            );
+        }
+        self.finish()
     }
 
     pub fn finish(self) -> VerifyReport {

@@ -385,3 +385,17 @@ impl From<Value> for Tokens {
 pub fn shared<T>(t: T) -> Arc<T> {
     Arc::new(t)
 }
+
+impl TestApp {
+    /// Another server on this app's database with the same configuration
+    /// (as a second instance behind a load balancer would run); stop it
+    /// with `RunningServer::stop`.
+    pub async fn another_instance(&self) -> RunningServer {
+        let mut out = Vec::new();
+        let server = isms::server::spawn(self.config.clone(), &mut out)
+            .await
+            .unwrap();
+        assert!(out.is_empty(), "the database was provisioned already");
+        server
+    }
+}
