@@ -5,6 +5,7 @@
 pub mod access_policy;
 pub mod audit;
 pub mod auth;
+pub mod canonical_json;
 pub mod compliance;
 pub mod crypto;
 pub mod email;

@@ -10,6 +10,7 @@ use crate::ids::{SessionId, TenantId, UserId};
 use crate::time::Timestamp;
 
 use super::merkle::{Hash, leaf_hash};
+use crate::canonical_json::write_str;
 
 /// Version of the canonical encoding, the first field of every entry.
 pub const ENCODING_VERSION: u64 = 1;
@@ -430,83 +431,8 @@ fn write_opt(buf: &mut Vec<u8>, v: Option<&str>) {
     }
 }
 
-/// A JSON string with the minimal escaping of RFC 8785: `"` and `\`, and
-/// control characters as `\b \f \n \r \t` or `\u00xx`; everything else
-/// (all of Unicode) as UTF-8.
-fn write_str(buf: &mut Vec<u8>, s: &str) {
-    buf.push(b'"');
-    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        buf.extend_from_slice(s.as_bytes());
-        buf.push(b'"');
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '"' => buf.extend_from_slice(b"\\\""),
-            '\\' => buf.extend_from_slice(b"\\\\"),
-            '\u{8}' => buf.extend_from_slice(b"\\b"),
-            '\u{c}' => buf.extend_from_slice(b"\\f"),
-            '\n' => buf.extend_from_slice(b"\\n"),
-            '\r' => buf.extend_from_slice(b"\\r"),
-            '\t' => buf.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => {
-                buf.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
-            }
-            c => {
-                let mut tmp = [0u8; 4];
-                buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-            }
-        }
-    }
-    buf.push(b'"');
-}
-
-/// Canonical JSON of a value: object keys sorted by their UTF-8 bytes, no
-/// whitespace, integers only.
 fn write_value(buf: &mut Vec<u8>, v: &serde_json::Value) -> Result<(), EncodingError> {
-    use serde_json::Value as V;
-    match v {
-        V::Null => buf.extend_from_slice(b"null"),
-        V::Bool(true) => buf.extend_from_slice(b"true"),
-        V::Bool(false) => buf.extend_from_slice(b"false"),
-        V::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                buf.extend_from_slice(i.to_string().as_bytes());
-            } else if let Some(u) = n.as_u64() {
-                buf.extend_from_slice(u.to_string().as_bytes());
-            } else {
-                return Err(EncodingError::Float);
-            }
-        }
-        V::String(s) => write_str(buf, s),
-        V::Array(items) => {
-            buf.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                write_value(buf, item)?;
-            }
-            buf.push(b']');
-        }
-        V::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-            buf.push(b'{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                write_str(buf, k);
-                buf.push(b':');
-                if let Some(item) = map.get(k) {
-                    write_value(buf, item)?;
-                }
-            }
-            buf.push(b'}');
-        }
-    }
-    Ok(())
+    crate::canonical_json::write_canonical(buf, v).map_err(|_| EncodingError::Float)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Information classification (ISO 27001 A.5.12). Each tenant has one key
+//! Information classification (ISO 27001 A.5.12), shared by assets (risk)
+//! and encryption. Each tenant has one key
 //! ring per classification, so a leak of one ring's keys does not expose
 //! the more sensitive classes, and access rules follow the class.
 
@@ -38,6 +39,13 @@ impl Classification {
         }
     }
 
+    pub fn parse(s: &str) -> Result<Self, UnknownClassification> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or(UnknownClassification)
+    }
+
     /// The one-byte code in the envelope header. Codes are part of the
     /// stored format: never renumber them. Zero is left unused so an
     /// all-zero header never decodes.
@@ -70,9 +78,6 @@ impl fmt::Display for Classification {
 impl FromStr for Classification {
     type Err = UnknownClassification;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Classification::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or(UnknownClassification)
+        Self::parse(s)
     }
 }
