@@ -190,6 +190,28 @@ impl CryptoService {
         }
     }
 
+    /// A package refused before any key was tried (another tenant's key,
+    /// parts that disagree, malformed bytes): recorded as a failed
+    /// decryption; returns the error to answer with.
+    pub async fn reject_package(
+        &self,
+        who: &Principal,
+        reason: &'static str,
+        meta: &RequestMeta,
+    ) -> AppError {
+        let recorded = self
+            .audit
+            .record(vec![
+                Self::event(K::DecryptFailed, Outcome::Failure, who, meta)
+                    .details(serde_json::json!({ "reason": reason })),
+            ])
+            .await;
+        match recorded {
+            Ok(()) => AppError::DecryptionFailed,
+            Err(e) => e,
+        }
+    }
+
     /// Key metadata of the tenant (never key material).
     pub async fn list(&self, who: &Principal) -> Result<Vec<DataKeyMeta>, AppError> {
         who.require(Permission::KeysRead)?;
@@ -306,7 +328,10 @@ impl CryptoService {
             .keys
             .retire(who.tenant_id, classification, version, &records)
             .await
-            .map_err(key_error)?;
+            .map_err(|e| match e {
+                KeyOpError::UnknownKey => AppError::NotFound,
+                other => key_error(other),
+            })?;
         self.audit.committed(vec![event]);
         Ok(key)
     }

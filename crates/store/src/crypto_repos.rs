@@ -322,7 +322,7 @@ macro_rules! impl_crypto_repositories {
                 audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<u64, isms_domain::ports::RepoError> {
                 crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    let mut n = 0;
+                    let mut n = None;
                     for sql in [
                         "DELETE FROM data_keys WHERE tenant_id = $1",
                         "DELETE FROM key_rings WHERE tenant_id = $1",
@@ -334,12 +334,11 @@ macro_rules! impl_crypto_repositories {
                             .execute(&mut *c)
                             .await
                             .map_err(crate::error::map)?;
-                        if n == 0 {
-                            n = done.rows_affected();
-                        }
+                        // The data-key count is what the caller reports.
+                        n.get_or_insert(done.rows_affected());
                     }
                     crate::audit_append::append_audit!(c, audit)?;
-                    Ok(n)
+                    Ok(n.unwrap_or(0))
                 })
             }
         }

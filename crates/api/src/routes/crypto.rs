@@ -186,16 +186,26 @@ pub struct DecryptResponse {
     pub key_version: u32,
 }
 
+/// Why a package cannot be opened before any key is used.
+enum BadPackage {
+    /// Malformed request fields (422 `validation_failed`, not audited).
+    Invalid(ApiError),
+    /// Bytes that do not belong together or to this tenant: an attempt on
+    /// ciphertext, audited like a failed decryption.
+    Unauthentic(&'static str),
+}
+
 /// Rebuilds the envelope from a package, checking that its parts agree
-/// and that the key belongs to the caller's tenant.
-fn envelope_of(p: &DecryptRequest, tenant: isms_domain::TenantId) -> Result<Envelope, ApiError> {
-    let bad = || ApiError::from(isms_app::AppError::DecryptionFailed);
+/// with each other and with the envelope, and that the key belongs to the
+/// caller's tenant.
+fn envelope_of(p: &DecryptRequest, tenant: isms_domain::TenantId) -> Result<Envelope, BadPackage> {
+    use BadPackage::{Invalid, Unauthentic};
     let key: KeyRef = p
         .key_id
         .parse()
-        .map_err(|_| invalid("key_id", "malformed key id"))?;
+        .map_err(|_| Invalid(invalid("key_id", "malformed key id")))?;
     if key.tenant != tenant {
-        return Err(bad());
+        return Err(Unauthentic("foreign_key"));
     }
     let disagrees = p.algorithm.as_deref().is_some_and(|a| a != ALGORITHM)
         || p.key_version.is_some_and(|v| v != key.version)
@@ -203,34 +213,57 @@ fn envelope_of(p: &DecryptRequest, tenant: isms_domain::TenantId) -> Result<Enve
             .as_deref()
             .is_some_and(|c| c != key.classification.as_str());
     if disagrees {
-        return Err(invalid("key_id", "the package's fields disagree"));
+        return Err(Invalid(invalid("key_id", "the package's fields disagree")));
     }
-    if let Some(text) = &p.envelope {
-        let env = Envelope::from_text(text).map_err(|_| bad())?;
-        return match env.key_ref(tenant) {
-            Some(k) if k == key => Ok(env),
-            _ => Err(invalid("envelope", "the envelope names another key")),
-        };
+    let from_parts = if p.encrypted_data.is_some() || p.iv.is_some() || p.auth_tag.is_some() {
+        Some(envelope_from_parts(p, &key)?)
+    } else {
+        None
+    };
+    let from_text = match &p.envelope {
+        Some(text) => {
+            let env = Envelope::from_text(text).map_err(|_| Unauthentic("malformed_envelope"))?;
+            if env.key_ref(tenant) != Some(key) {
+                return Err(Unauthentic("envelope_names_another_key"));
+            }
+            Some(env)
+        }
+        None => None,
+    };
+    match (from_parts, from_text) {
+        // Both given: they must be the same ciphertext, or one was altered.
+        (Some(a), Some(b)) if a.encode() == b.encode() => Ok(b),
+        (Some(_), Some(_)) => Err(Unauthentic("parts_disagree_with_envelope")),
+        (Some(e), None) | (None, Some(e)) => Ok(e),
+        (None, None) => Err(Invalid(invalid(
+            "envelope",
+            "give the envelope or encrypted_data, iv and auth_tag",
+        ))),
     }
+}
+
+fn envelope_from_parts(p: &DecryptRequest, key: &KeyRef) -> Result<Envelope, BadPackage> {
+    use BadPackage::{Invalid, Unauthentic};
     let field = |v: &Option<String>, name: &str| {
         v.clone()
-            .ok_or_else(|| invalid(name, "required without an envelope"))
+            .ok_or_else(|| Invalid(invalid(name, "required with the other parts")))
     };
     let nonce: [u8; NONCE_LEN] = B64
         .decode(field(&p.iv, "iv")?)
         .ok()
         .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| invalid("iv", "expected 12 bytes of base64"))?;
+        .ok_or_else(|| Invalid(invalid("iv", "expected 12 bytes of base64")))?;
     let mut sealed = B64
         .decode(field(&p.encrypted_data, "encrypted_data")?)
-        .map_err(|_| invalid("encrypted_data", "not valid base64"))?;
+        .map_err(|_| Invalid(invalid("encrypted_data", "not valid base64")))?;
     let tag = B64
         .decode(field(&p.auth_tag, "auth_tag")?)
         .ok()
         .filter(|t| t.len() == TAG_LEN)
-        .ok_or_else(|| invalid("auth_tag", "expected 16 bytes of base64"))?;
+        .ok_or_else(|| Invalid(invalid("auth_tag", "expected 16 bytes of base64")))?;
     sealed.extend_from_slice(&tag);
-    Envelope::from_parts(EnvelopeHeader::data_key(&key), nonce, sealed).map_err(|_| bad())
+    Envelope::from_parts(EnvelopeHeader::data_key(key), nonce, sealed)
+        .map_err(|_| Unauthentic("malformed_parts"))
 }
 
 /// Decrypt a package, subject to the role × classification matrix
@@ -256,7 +289,17 @@ pub async fn decrypt(
     Meta(meta): Meta,
     Json(req): Json<DecryptRequest>,
 ) -> ApiResult<Json<DecryptResponse>> {
-    let env = envelope_of(&req, who.tenant_id)?;
+    let env = match envelope_of(&req, who.tenant_id) {
+        Ok(env) => env,
+        Err(BadPackage::Invalid(e)) => return Err(e),
+        Err(BadPackage::Unauthentic(reason)) => {
+            return Err(state
+                .crypto
+                .reject_package(&who, reason, &meta)
+                .await
+                .into());
+        }
+    };
     let (plain, key) = state
         .crypto
         .decrypt(&who, &env, req.context.as_deref().map(str::as_bytes), &meta)
