@@ -5,6 +5,7 @@
 pub mod access_policy;
 pub mod audit;
 pub mod auth;
+pub mod continuity;
 pub mod crypto;
 pub mod email;
 pub mod events;
