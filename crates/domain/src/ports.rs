@@ -556,6 +556,9 @@ pub trait AlertRepository: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<AlertRecord>, RepoError>;
     async fn get(&self, tenant: TenantId, id: uuid::Uuid) -> Result<AlertRecord, RepoError>;
+    /// A server-level alert (raised by an entry of the server log, e.g. an
+    /// SLO breach), for delivery to the operator's webhooks.
+    async fn get_server(&self, id: uuid::Uuid) -> Result<AlertRecord, RepoError>;
     /// `false` when it was acknowledged already.
     async fn acknowledge(
         &self,

@@ -475,6 +475,24 @@ macro_rules! impl_audit_repositories {
                 })
             }
 
+            async fn get_server(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<isms_domain::ports::AlertRecord, isms_domain::ports::RepoError> {
+                crate::scope::scoped!(self, crate::scope::Scope::Server, c => {
+                    sqlx::query_as::<_, crate::audit_rows::AlertRow>(concat!(
+                        "SELECT ",
+                        crate::audit_rows::alert_columns!(),
+                        " FROM alerts WHERE tenant_id IS NULL AND id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_one(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?
+                    .try_into()
+                })
+            }
+
             async fn acknowledge(
                 &self,
                 tenant: isms_domain::TenantId,
