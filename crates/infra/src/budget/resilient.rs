@@ -15,6 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use isms_domain::continuity::{BudgetCounts, CounterError, ErrorBudgetStore, RedisProbe};
 use tokio::time::MissedTickBehavior;
+use tracing::Instrument;
 
 use super::{MemoryBudget, RedisBudget};
 
@@ -64,13 +65,18 @@ impl ResilientBudget {
         if let Some(url) = redis_url {
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
-                    runtime.spawn(probe(
-                        Arc::downgrade(&store),
-                        url,
-                        key_prefix.to_owned(),
-                        ttl,
-                        probe_interval,
-                    ));
+                    // Background work: its lines serve no request.
+                    let span = tracing::info_span!("job", job = "budget_redis_probe");
+                    runtime.spawn(
+                        probe(
+                            Arc::downgrade(&store),
+                            url,
+                            key_prefix.to_owned(),
+                            ttl,
+                            probe_interval,
+                        )
+                        .instrument(span),
+                    );
                 }
                 Err(_) => store.mark_down(&CounterError::Unavailable(
                     "no async runtime to reach redis from".into(),
