@@ -31,6 +31,8 @@ pub struct Services {
     pub metrics: Arc<isms_api::metrics::Metrics>,
     pub app: AppServices,
     pub alerts: AlertDispatcher,
+    /// Error budget, SLO signals, quality score.
+    pub continuity: isms_app::continuity::ContinuityService,
 }
 
 /// How often a limiter that fell back to in-process counting asks Redis
@@ -118,7 +120,7 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         audit: store.audit(),
         audit_policies: store.audit_policies(),
         alerts: store.alerts(),
-        checkpoint_signer: audit_key,
+        checkpoint_signer: audit_key.clone(),
         events: Arc::new(
             EventBus::new()
                 .subscribe(Arc::new(LogSink))
@@ -158,6 +160,20 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         config.webhook_urls.clone(),
         config.webhook_secret.clone(),
     );
+    let continuity = crate::observability::continuity(
+        config,
+        crate::observability::Parts {
+            app: app.clone(),
+            limiter: limiter.clone(),
+            metrics: metrics.clone(),
+            keys: crate::observability::ServerKeys {
+                signing: keys.clone(),
+                audit: audit_key,
+                signing_rotation: config.signing_key_rotation,
+                audit_rotation: config.audit_key_rotation,
+            },
+        },
+    );
     Ok(Services {
         store,
         keys,
@@ -165,5 +181,6 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         metrics,
         app,
         alerts,
+        continuity,
     })
 }
