@@ -99,11 +99,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     }
 }
 
+/// Who made an authenticated request, put on its response for the
+/// `request.completed` log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIds {
+    pub user_id: String,
+    pub tenant_id: String,
+}
+
+/// How a protected route's credentials turned out, put on its response
+/// for the continuity signals (share of valid credentials, privileged
+/// requests under MFA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthOutcome(pub isms_app::continuity::AuthObservation);
+
 /// Where the request came from, for security events.
 #[derive(Debug, Clone)]
 pub struct Meta(pub RequestMeta);
 
 pub fn request_meta(parts_headers: &HeaderMap, extensions: &axum::http::Extensions) -> RequestMeta {
+    let trace = extensions.get::<crate::trace::TraceContext>();
     RequestMeta {
         ip: extensions
             .get::<crate::client_ip::ClientIp>()
@@ -118,6 +133,8 @@ pub fn request_meta(parts_headers: &HeaderMap, extensions: &axum::http::Extensio
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(512).collect()),
         request_id: extensions.get::<RequestId>().map(|r| r.as_str().to_owned()),
+        traceparent: trace.and_then(|t| t.traceparent.clone()),
+        amzn_trace_id: trace.and_then(|t| t.amzn_trace_id.clone()),
     }
 }
 
@@ -148,13 +165,29 @@ pub async fn enforce(
         return next.run(req).await;
     }
     let meta = request_meta(req.headers(), req.extensions());
+    let rejected = |res: Response| {
+        let mut res = res;
+        if res.status() == axum::http::StatusCode::UNAUTHORIZED {
+            res.extensions_mut()
+                .insert(AuthOutcome(isms_app::continuity::AuthObservation::Rejected));
+        }
+        res
+    };
     let Some(token) = bearer(req.headers()) else {
-        return ApiError::unauthenticated().into_response();
+        return rejected(ApiError::unauthenticated().into_response());
     };
     let principal = match state.auth.authenticate(token, &meta).await {
         Ok(p) => p,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return rejected(ApiError::from(e).into_response()),
     };
+    let caller = CallerIds {
+        user_id: principal.user_id.to_string(),
+        tenant_id: principal.tenant_id.to_string(),
+    };
+    let outcome = AuthOutcome(isms_app::continuity::AuthObservation::Valid {
+        privileged: principal.can(Permission::UsersWrite),
+        mfa_enrolled: principal.mfa_enrolled,
+    });
     let user_limit = match access.limit {
         Some(tier) => match state
             .limiter
@@ -163,7 +196,10 @@ pub async fn enforce(
         {
             Ok(Some(d)) if !d.allowed => {
                 let policy = state.limiter.tier_policy(tier.resolve(req.method()));
-                return crate::ratelimit::rejection(&d, &policy);
+                let mut res = crate::ratelimit::rejection(&d, &policy);
+                res.extensions_mut().insert(caller);
+                res.extensions_mut().insert(outcome);
+                return res;
             }
             Ok(d) => d,
             Err(e) => return e.into_response(),
@@ -174,6 +210,8 @@ pub async fn enforce(
     if let Some(d) = user_limit {
         res.extensions_mut().insert(UserDecision(d));
     }
+    res.extensions_mut().insert(caller);
+    res.extensions_mut().insert(outcome);
     res
 }
 

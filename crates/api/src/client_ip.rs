@@ -103,6 +103,10 @@ pub async fn layer(
     {
         let ip = resolve(peer, req.headers(), &trusted);
         req.extensions_mut().insert(ClientIp(ip));
+        // Also on the response, for the outer layer's `request.completed`.
+        let mut res = next.run(req).await;
+        res.extensions_mut().insert(ClientIp(ip));
+        return res;
     }
     next.run(req).await
 }

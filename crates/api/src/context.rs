@@ -5,15 +5,19 @@
 
 use std::time::Instant;
 
+use axum::body::HttpBody as _;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
+use crate::access::CallerIds;
+use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ErrorBody, ErrorInfo};
 use crate::request_id::{self, RequestId, X_REQUEST_ID};
 use crate::security_headers;
+use crate::trace::TraceContext;
 
 pub async fn request_context(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -21,12 +25,22 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     req.headers_mut()
         .insert(&X_REQUEST_ID, request_id::header_value(&id));
     req.extensions_mut().insert(id.clone());
+    let trace = TraceContext::from_headers(req.headers());
+    req.extensions_mut().insert(trace.clone());
     let method = req.method().clone();
     // Only the docs tree gets the docs CSP; a bare prefix match would also
     // relax it for unrelated paths such as `/docsx`.
     let path = req.uri().path();
     let is_docs = path == "/docs" || path.starts_with("/docs/");
-    let span = tracing::info_span!("request", request_id = %id.as_str(), method = %method);
+    // Every line logged while serving the request, down to the storage
+    // layer, inherits this span and so its request id.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id.as_str(),
+        method = %method,
+        trace_id = trace.trace_id(),
+        traceparent = trace.traceparent.as_deref(),
+    );
 
     let mut res = next.run(req).instrument(span.clone()).await;
 
@@ -35,18 +49,27 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     }
     let headers = res.headers_mut();
     headers.insert(&X_REQUEST_ID, request_id::header_value(&id));
+    trace.echo(headers);
     security_headers::apply(headers, is_docs);
 
-    let route = res
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
+    let ext = res.extensions();
+    let route = ext.get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let client_ip = ext.get::<ClientIp>().map(|c| c.0.to_string());
+    let caller = ext.get::<CallerIds>().cloned();
+    // Exact for every body this API produces (JSON, text); streamed
+    // bodies of unknown length are logged without it.
+    let response_bytes = res.body().size_hint().exact();
     span.in_scope(|| {
         tracing::info!(
             method = %method,
             route = route.as_deref().unwrap_or("<unmatched>"),
             status = res.status().as_u16(),
             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            client_ip = client_ip.as_deref(),
+            user_id = caller.as_ref().map(|c| c.user_id.as_str()),
+            tenant_id = caller.as_ref().map(|c| c.tenant_id.as_str()),
+            response_bytes,
+            trace_id = trace.trace_id(),
             "request.completed"
         );
     });

@@ -15,6 +15,7 @@ pub mod router;
 pub mod routes;
 pub mod security_headers;
 pub mod state;
+pub mod trace;
 
 pub use router::{Api, BODY_LIMIT_BYTES, HttpConfig, RouteEntry, build, with_middleware};
 pub use state::AppState;

@@ -5,18 +5,22 @@
 //! three digits, tiers and outcomes are fixed sets.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use isms_app::continuity::{ContinuityService, RequestObservation};
+use isms_domain::audit::{AlertSeverity, AuditRecord};
+use isms_domain::continuity::{AppendOutcome, AuditObserver};
+use isms_domain::crypto::{Classification, CryptoObserver, CryptoOp};
 use isms_domain::events::{SecurityEvent, SecurityEventKind as K};
 use isms_domain::ports::{EventSink, PoolStats};
 use isms_domain::ratelimit::Tier;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -24,10 +28,14 @@ use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Latency buckets (seconds): fine below 10 ms where the API lives, coarse
-/// up to the request deadline.
-const DURATION_BUCKETS: &[f64] = &[
-    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+/// Latency buckets (seconds), shared with the SLO signals so the p95/p99
+/// they compute match what a `histogram_quantile` over this metric shows.
+const DURATION_BUCKETS: &[f64] = isms_domain::continuity::slo::LATENCY_BOUNDS_SECS;
+
+/// Audit appends take a transaction: from well under a millisecond to the
+/// statement timeout.
+const AUDIT_BUCKETS: &[f64] = &[
+    0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
 pub struct Metrics {
@@ -40,6 +48,20 @@ pub struct Metrics {
     rate_limit_rejections: IntCounterVec,
     rate_limit_backend: IntGaugeVec,
     db_pool: IntGaugeVec,
+    audit_events: IntCounterVec,
+    audit_append: Histogram,
+    alerts: IntCounterVec,
+    crypto_ops: IntCounterVec,
+    budget_remaining: Gauge,
+    quality: Gauge,
+}
+
+fn counter_vec(
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
+    IntCounterVec::new(Opts::new(name, help), labels)
 }
 
 impl std::fmt::Debug for Metrics {
@@ -103,6 +125,52 @@ impl Metrics {
         registry.register(Box::new(rate_limit_backend.clone()))?;
         registry.register(Box::new(db_pool.clone()))?;
         registry.register(Box::new(build_info))?;
+        let audit_events = counter_vec(
+            "audit_events_total",
+            "Audit entries committed, by event type",
+            &["event_type"],
+        )?;
+        let audit_append = Histogram::with_opts(
+            HistogramOpts::new(
+                "audit_append_seconds",
+                "Duration of the write that commits audit entries (with a change: its transaction)",
+            )
+            .buckets(AUDIT_BUCKETS.to_vec()),
+        )?;
+        let alerts = counter_vec(
+            "alerts_total",
+            "Alerts raised by committed audit entries, by severity",
+            &["severity"],
+        )?;
+        let crypto_ops = counter_vec(
+            "crypto_operations_total",
+            "Envelope encryption operations, by operation and classification",
+            &["op", "classification"],
+        )?;
+        let budget_remaining = Gauge::new(
+            "error_budget_remaining_ratio",
+            "Share of the availability error budget left in the SLO window (0..1)",
+        )?;
+        let quality = Gauge::new(
+            "quality_score",
+            "Composite quality score (0..1; production gate 0.70)",
+        )?;
+        registry.register(Box::new(audit_events.clone()))?;
+        registry.register(Box::new(audit_append.clone()))?;
+        registry.register(Box::new(alerts.clone()))?;
+        registry.register(Box::new(crypto_ops.clone()))?;
+        registry.register(Box::new(budget_remaining.clone()))?;
+        registry.register(Box::new(quality.clone()))?;
+        for severity in [AlertSeverity::High, AlertSeverity::Critical] {
+            alerts.with_label_values(&[severity.as_str()]);
+        }
+        for op in CryptoOp::ALL.map(CryptoOp::as_str) {
+            for c in Classification::ALL {
+                crypto_ops.with_label_values(&[op, c.as_str()]);
+            }
+        }
+        // Full until a scrape has read the budget.
+        budget_remaining.set(1.0);
         // Every series that is a fixed set exists from the start, so rates
         // over it are defined before the first event.
         for tier in [Tier::Auth, Tier::Write, Tier::Read] {
@@ -121,7 +189,19 @@ impl Metrics {
             rate_limit_rejections,
             rate_limit_backend,
             db_pool,
+            audit_events,
+            audit_append,
+            alerts,
+            crypto_ops,
+            budget_remaining,
+            quality,
         }))
+    }
+
+    /// Sets the gauges computed from the continuity signals.
+    pub fn set_continuity(&self, budget_remaining: f64, quality: f64) {
+        self.budget_remaining.set(budget_remaining);
+        self.quality.set(quality);
     }
 
     pub fn rate_limited(&self, tier: Tier) {
@@ -136,7 +216,7 @@ impl Metrics {
             .get()
     }
 
-    fn observe(&self, method: &Method, route: &str, status: StatusCode, started: Instant) {
+    fn observe(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
         let method = method_label(method);
         let status = status.as_str();
         self.http_requests
@@ -144,7 +224,7 @@ impl Metrics {
             .inc();
         self.http_duration
             .with_label_values(&[method, route])
-            .observe(started.elapsed().as_secs_f64());
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The text exposition, with the gauges read at scrape time set first.
@@ -166,6 +246,50 @@ impl Metrics {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+}
+
+/// Audit entries, append latency and the alerts the store raised with
+/// them (the same rule, `alert_for`, decides).
+impl AuditObserver for Metrics {
+    fn observed(&self, records: &[AuditRecord], outcome: AppendOutcome, elapsed: Duration) {
+        if outcome == AppendOutcome::NotWritten {
+            return;
+        }
+        self.audit_append.observe(elapsed.as_secs_f64());
+        if outcome != AppendOutcome::Committed {
+            return;
+        }
+        for r in records {
+            // Event types are a fixed set (`SecurityEventKind`).
+            self.audit_events
+                .with_label_values(&[r.event_type.as_str()])
+                .inc();
+            if let Some(alert) =
+                isms_domain::audit::alert_for(&r.event_type, r.risk_score, &r.compliance_flags)
+            {
+                self.alerts
+                    .with_label_values(&[alert.severity.as_str()])
+                    .inc();
+                tracing::warn!(
+                    severity = alert.severity.as_str(),
+                    event_type = r.event_type.as_str(),
+                    risk_score = r.risk_score,
+                    tenant_id = r.tenant_id.map(|t| t.to_string()),
+                    "alert.raised"
+                );
+            }
+        }
+    }
+}
+
+/// Envelope operations of the key service, by operation and
+/// classification (a bounded label set: 2 × 4 series).
+impl CryptoObserver for Metrics {
+    fn operation(&self, op: CryptoOp, classification: Classification) {
+        self.crypto_ops
+            .with_label_values(&[op.as_str(), classification.as_str()])
+            .inc();
     }
 }
 
@@ -194,19 +318,58 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
+/// What the request tracker reports to.
+#[derive(Clone)]
+pub struct Observer {
+    pub metrics: Arc<Metrics>,
+    pub continuity: Option<ContinuityService>,
+}
+
+/// Routes outside the service level: probes and scrapes poll constantly
+/// and would dilute (or, during an outage of a dependency, dominate) it.
+fn counts_for_slo(route: &str) -> bool {
+    !matches!(
+        route,
+        "/api/v1/health" | "/api/v1/health/ready" | "/metrics"
+    )
+}
+
 /// Counts every request, including those answered by the timeout, panic
 /// and body-limit layers (it sits just inside the request context).
-pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+pub async fn track(State(o): State<Observer>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    metrics.in_flight.inc();
+    let request_id = req
+        .extensions()
+        .get::<crate::request_id::RequestId>()
+        .cloned();
+    o.metrics.in_flight.inc();
     let res = next.run(req).await;
-    metrics.in_flight.dec();
+    o.metrics.in_flight.dec();
+    let elapsed = started.elapsed();
     let route = res
         .extensions()
         .get::<MatchedPath>()
         .map_or("<unmatched>", |p| p.as_str());
-    metrics.observe(&method, route, res.status(), started);
+    o.metrics.observe(&method, route, res.status(), elapsed);
+    if let Some(c) = &o.continuity {
+        let matched = res.extensions().get::<MatchedPath>().is_some();
+        c.observe_request(&RequestObservation {
+            status: res.status().as_u16(),
+            duration: elapsed,
+            counts_for_slo: counts_for_slo(route),
+            auth: res
+                .extensions()
+                .get::<crate::access::AuthOutcome>()
+                .map(|a| a.0),
+            mutation: matched
+                && matches!(
+                    method,
+                    Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+                ),
+            request_id: request_id.as_ref().map(|r| r.as_str()),
+        });
+    }
     res
 }
 
@@ -263,6 +426,11 @@ pub async fn scrape(
         )
         .into_response();
     }
+    let budget = state.continuity.budget().await;
+    let quality = state.continuity.quality(&budget);
+    state
+        .metrics
+        .set_continuity(budget.remaining_ratio, quality.score);
     match state.metrics.render(
         state.limiter.store.backend(),
         state.store_health.pool_stats(),

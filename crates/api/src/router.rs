@@ -223,7 +223,10 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         documented: false,
     });
 
-    let metrics = state.metrics.clone();
+    let observer = crate::metrics::Observer {
+        metrics: state.metrics.clone(),
+        continuity: Some(state.continuity.clone()),
+    };
     let router = api_router
         .route_layer(middleware::from_fn(tag_route))
         .with_state(state)
@@ -231,7 +234,7 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         .layer(Extension(spec_json))
         .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) });
     Api {
-        router: stack(router, cfg, Some(metrics)),
+        router: stack(router, cfg, Some(observer)),
         spec,
         routes: entries,
     }
@@ -246,11 +249,7 @@ pub fn with_middleware(router: Router, cfg: &HttpConfig) -> Router {
 
 /// The stack, with request metrics just inside the request context so
 /// that timeouts, panics and body-limit refusals are counted too.
-fn stack(
-    router: Router,
-    cfg: &HttpConfig,
-    metrics: Option<Arc<crate::metrics::Metrics>>,
-) -> Router {
+fn stack(router: Router, cfg: &HttpConfig, observer: Option<crate::metrics::Observer>) -> Router {
     let router = router
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
@@ -264,9 +263,9 @@ fn stack(
         trusted,
         crate::client_ip::layer,
     ));
-    if let Some(metrics) = metrics {
+    if let Some(observer) = observer {
         router = router.layer(middleware::from_fn_with_state(
-            metrics,
+            observer,
             crate::metrics::track,
         ));
     }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use isms_app::audit_log::AuditLogService;
 use isms_app::auth::AuthService;
+use isms_app::continuity::ContinuityService;
 use isms_app::crypto::CryptoService;
 use isms_app::mfa::MfaService;
 use isms_app::policy::PolicyService;
@@ -28,4 +29,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub scrape_access: ScrapeAccess,
     pub started_at: Instant,
+    /// Error budget, SLO signals, quality score (fed by the request
+    /// tracker and the audit trail).
+    pub continuity: ContinuityService,
 }

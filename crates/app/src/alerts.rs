@@ -92,17 +92,20 @@ impl AlertDispatcher {
 
     async fn attempt(&self, mut d: WebhookDelivery) -> Result<(), AppError> {
         let body = match self.payload(&d).await {
-            Ok(b) => b,
+            Ok(body) => body,
+            // A delivery whose alert cannot be read counts as a failed
+            // attempt (retried, then given up) instead of failing the whole
+            // round: the oldest delivery must not block every later one.
             Err(e) => {
-                // Without a body nothing can be sent; record the attempt so
-                // the delivery backs off instead of blocking the queue.
+                let sent_at = now();
                 d.attempts += 1;
                 d.last_status = None;
                 d.last_error = Some(truncate(&format!("payload: {e}"), 500));
-                match retry_at(&self.backoff, d.attempts, now()) {
+                match retry_at(&self.backoff, d.attempts, sent_at) {
                     Some(next) => d.next_attempt_at = next,
                     None => d.status = "failed".into(),
                 }
+                tracing::warn!(delivery_id = %d.id, alert_id = %d.alert_id, "alert.payload_failed");
                 self.alerts.record_delivery(&d).await?;
                 return Ok(());
             }
@@ -116,8 +119,17 @@ impl AlertDispatcher {
         if let Some(secret) = &self.secret {
             headers.push(("x-isms-signature", signature(secret, sent_at, &body)));
         }
-        if let Some(rid) = body_request_id(&body) {
-            headers.push(("x-request-id", rid));
+        let ids = body_ids(&body);
+        // The request that raised the alert, and its distributed trace, so
+        // the receiver's own traces join the caller's.
+        for (header, value) in [
+            ("x-request-id", ids.request_id),
+            ("traceparent", ids.traceparent),
+            ("x-amzn-trace-id", ids.amzn_trace_id),
+        ] {
+            if let Some(v) = value {
+                headers.push((header, v));
+            }
         }
         let result = self.transport.post(&d.target, body, headers).await;
         d.attempts += 1;
@@ -157,6 +169,8 @@ impl AlertDispatcher {
     }
 
     /// The alert with its audit entry's ids, never personal data.
+    /// Server-level alerts (SLO breaches, key rotation from the CLI) go to
+    /// the same operator-configured targets as tenant alerts.
     async fn payload(&self, d: &WebhookDelivery) -> Result<Vec<u8>, AppError> {
         let alert = self.alerts.get_for_delivery(d.alert_id).await?;
         let entry = self.audit.get(&alert.log_id, alert.entry_id).await.ok();
@@ -186,6 +200,8 @@ impl AlertDispatcher {
                 "outcome": e.record.outcome.as_str(),
                 "compliance_flags": e.record.compliance_flags,
                 "timestamp": e.timestamp,
+                "traceparent": e.record.details.get("traceparent"),
+                "amzn_trace_id": e.record.details.get("amzn_trace_id"),
             })),
         });
         serde_json::to_vec(&body).map_err(|e| AppError::Internal(e.to_string()))
@@ -216,9 +232,27 @@ fn retry_at(backoff: &[Duration], attempts: u32, from: Timestamp) -> Option<Time
     chrono::Duration::from_std(*wait).ok().map(|w| from + w)
 }
 
-fn body_request_id(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    v.pointer("/entry/request_id")?.as_str().map(str::to_owned)
+#[derive(Default)]
+struct BodyIds {
+    request_id: Option<String>,
+    traceparent: Option<String>,
+    amzn_trace_id: Option<String>,
+}
+
+fn body_ids(body: &[u8]) -> BodyIds {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return BodyIds::default();
+    };
+    let get = |key: &str| {
+        v.pointer(&format!("/entry/{key}"))
+            .and_then(|x| x.as_str())
+            .map(str::to_owned)
+    };
+    BodyIds {
+        request_id: get("request_id"),
+        traceparent: get("traceparent"),
+        amzn_trace_id: get("amzn_trace_id"),
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {

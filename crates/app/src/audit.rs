@@ -10,11 +10,12 @@
 //! way an audit write that fails fails the request.
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use isms_domain::TenantId;
 use isms_domain::audit::{AuditPolicy, AuditRecord, ComplianceFlag, LogId};
+use isms_domain::continuity::{AppendOutcome, AuditObserver};
 use isms_domain::events::{Outcome, SecurityEvent, SecurityEventKind as K};
 use isms_domain::ports::{AuditPolicyRepository, AuditRepository, EventSink, RepoError};
 
@@ -36,6 +37,8 @@ struct Inner {
     policies: Arc<dyn AuditPolicyRepository>,
     bus: Arc<dyn EventSink>,
     policy_cache: moka::sync::Cache<TenantId, Arc<AuditPolicy>>,
+    /// Metrics and quality signals; set once at wiring.
+    observer: OnceLock<Arc<dyn AuditObserver>>,
 }
 
 impl AuditTrail {
@@ -53,7 +56,20 @@ impl AuditTrail {
                     .max_capacity(10_000)
                     .time_to_live(POLICY_CACHE_TTL)
                     .build(),
+                observer: OnceLock::new(),
             }),
+        }
+    }
+
+    /// Installs the observer told about every audit write; `false` if one
+    /// is installed already.
+    pub fn set_observer(&self, observer: Arc<dyn AuditObserver>) -> bool {
+        self.inner.observer.set(observer).is_ok()
+    }
+
+    fn observe(&self, records: &[AuditRecord], outcome: AppendOutcome, started: Instant) {
+        if let (Some(o), false) = (self.inner.observer.get(), records.is_empty()) {
+            o.observed(records, outcome, started.elapsed());
         }
     }
 
@@ -136,11 +152,10 @@ impl AuditTrail {
     /// publishes them.
     pub async fn record(&self, events: Vec<SecurityEvent>) -> Result<(), AppError> {
         let records = self.prepare(&events).await?;
-        self.inner
-            .repo
-            .append(&records)
-            .await
-            .map_err(audit_failed)?;
+        let started = Instant::now();
+        let appended = self.inner.repo.append(&records).await;
+        self.observe(&records, outcome_of(&appended), started);
+        appended.map_err(audit_failed)?;
         self.committed(events);
         Ok(())
     }
@@ -161,9 +176,22 @@ impl AuditTrail {
         change: impl AsyncFnOnce(&[AuditRecord]) -> Result<T, RepoError>,
     ) -> Result<T, AppError> {
         let records = self.prepare(&events).await?;
-        let out = change(&records).await?;
+        let started = Instant::now();
+        let out = change(&records).await;
+        self.observe(&records, outcome_of(&out), started);
+        let out = out?;
         self.committed(events);
         Ok(out)
+    }
+}
+
+/// A store that could not write counts against the audit log; a change
+/// refused for its own reasons (not found, conflict) wrote nothing.
+fn outcome_of<T>(r: &Result<T, RepoError>) -> AppendOutcome {
+    match r {
+        Ok(_) => AppendOutcome::Committed,
+        Err(RepoError::Unavailable(_) | RepoError::Internal(_)) => AppendOutcome::Failed,
+        Err(_) => AppendOutcome::NotWritten,
     }
 }
 

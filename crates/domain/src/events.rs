@@ -186,6 +186,38 @@ pub struct RequestMeta {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
+    /// The caller's validated W3C `traceparent`, if it sent one.
+    pub traceparent: Option<String>,
+    /// The caller's validated `X-Amzn-Trace-Id`, if it sent one.
+    pub amzn_trace_id: Option<String>,
+}
+
+impl RequestMeta {
+    /// `details` with the request's trace ids added (as `traceparent` and
+    /// `amzn_trace_id`), so an audit entry, and an alert's webhook, can be
+    /// joined to the caller's distributed trace. Keys already present and
+    /// details that are neither null nor an object are left alone.
+    fn with_trace(&self, details: serde_json::Value) -> serde_json::Value {
+        let trace = [
+            ("traceparent", &self.traceparent),
+            ("amzn_trace_id", &self.amzn_trace_id),
+        ];
+        if trace.iter().all(|(_, v)| v.is_none()) {
+            return details;
+        }
+        let mut map = match details {
+            serde_json::Value::Null => serde_json::Map::new(),
+            serde_json::Value::Object(m) => m,
+            other => return other,
+        };
+        for (key, value) in trace {
+            if let Some(v) = value {
+                map.entry(key)
+                    .or_insert_with(|| serde_json::Value::String(v.clone()));
+            }
+        }
+        serde_json::Value::Object(map)
+    }
 }
 
 /// One security event. Never carries secrets or personal data in clear:
@@ -216,7 +248,7 @@ impl SecurityEvent {
             target_user_id: None,
             session_id: None,
             meta: meta.clone(),
-            details: serde_json::Value::Null,
+            details: meta.with_trace(serde_json::Value::Null),
         }
     }
 
@@ -237,7 +269,36 @@ impl SecurityEvent {
         self
     }
     pub fn details(mut self, details: serde_json::Value) -> Self {
-        self.details = details;
+        self.details = self.meta.with_trace(details);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_ids_travel_in_the_details() {
+        let plain = RequestMeta::default();
+        let e = SecurityEvent::new(SecurityEventKind::Logout, Outcome::Success, &plain);
+        assert!(e.details.is_null());
+        let traced = RequestMeta {
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+            ..RequestMeta::default()
+        };
+        let e = SecurityEvent::new(SecurityEventKind::Logout, Outcome::Success, &traced);
+        assert_eq!(
+            e.details,
+            serde_json::json!({"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+        );
+        let e = e.details(serde_json::json!({"role": "admin"}));
+        assert_eq!(e.details["role"], "admin");
+        assert!(e.details["traceparent"].is_string());
+        assert!(e.details.get("amzn_trace_id").is_none());
+        // Non-object details are not rewritten.
+        let e = SecurityEvent::new(SecurityEventKind::Logout, Outcome::Success, &traced)
+            .details(serde_json::json!([1]));
+        assert_eq!(e.details, serde_json::json!([1]));
     }
 }

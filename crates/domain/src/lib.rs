@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod canonical_json;
 pub mod compliance;
+pub mod continuity;
 pub mod crypto;
 pub mod email;
 pub mod events;

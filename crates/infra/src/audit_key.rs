@@ -30,6 +30,7 @@ pub struct AuditKeyRing {
     secret: Zeroizing<[u8; 32]>,
     public: [u8; 32],
     verifying: Vec<(String, [u8; 32])>,
+    created_at: isms_domain::time::Timestamp,
 }
 
 impl std::fmt::Debug for AuditKeyRing {
@@ -93,11 +94,17 @@ impl AuditKeyRing {
             key_id: current.key_id.clone(),
             secret,
             public: current.public_key,
+            created_at: current.created_at,
             verifying: records
                 .iter()
                 .map(|r| (r.key_name.clone(), r.public_key))
                 .collect(),
         })
+    }
+
+    /// When the current log key was created (for key age reporting).
+    pub fn created_at(&self) -> isms_domain::time::Timestamp {
+        self.created_at
     }
 
     /// The verifier key string (`<name>+<hex id>+<base64 key>`) auditors

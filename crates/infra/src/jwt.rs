@@ -189,6 +189,17 @@ impl KeyRing {
         Ok(kid)
     }
 
+    /// The signing key in force: its id and when it was created (for key
+    /// age reporting).
+    pub fn signing_key_created(&self) -> Option<(String, Timestamp)> {
+        let set = self.current();
+        let (kid, _) = set.signer.as_ref()?;
+        set.public
+            .iter()
+            .find(|r| &r.kid == kid)
+            .map(|r| (r.kid.clone(), r.created_at))
+    }
+
     /// The public keys as a JWK Set (RFC 7517, OKP keys per RFC 8037).
     pub fn public_jwks(&self) -> serde_json::Value {
         let now = isms_domain::time::now();

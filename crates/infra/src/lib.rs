@@ -1,8 +1,9 @@
 //! Infrastructure adapters that are neither storage nor HTTP: password
 //! hashing, the master key, token and audit signing keys, envelope
-//! encryption, rate-limit stores and webhooks.
+//! encryption, rate-limit and error-budget counters, and webhooks.
 
 pub mod audit_key;
+pub mod budget;
 pub mod crypto;
 pub mod jwt;
 pub mod limiter;

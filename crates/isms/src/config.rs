@@ -300,6 +300,102 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "",
         "bearer token (at least 32 characters) that lets any client scrape GET /metrics",
     ),
+    (
+        "ISMS_SERVICE_NAME",
+        "service_name",
+        "isms",
+        "`service` of every log line and EMF dimension (1-64 of [A-Za-z0-9._-])",
+    ),
+    (
+        "ISMS_LOG_REDACT_FIELDS",
+        "log_redact_fields",
+        "",
+        "comma-separated extra log field names to redact (added to the built-in deny-list, which cannot be shortened)",
+    ),
+    (
+        "ISMS_CLOUDWATCH_EMF",
+        "cloudwatch_emf",
+        "false",
+        "also write request metrics as CloudWatch Embedded Metric Format lines on stdout",
+    ),
+    (
+        "ISMS_CLOUDWATCH_NAMESPACE",
+        "cloudwatch_namespace",
+        "isms",
+        "CloudWatch namespace of the EMF metrics",
+    ),
+    (
+        "ISMS_SLO_AVAILABILITY_TARGET",
+        "slo_availability_target",
+        "0.999",
+        "availability SLO (ratio of non-5xx answers) the error budget is computed against",
+    ),
+    (
+        "ISMS_SLO_WINDOW_DAYS",
+        "slo_window_days",
+        "30",
+        "rolling window of the error budget, in days (1-90; counted per minute)",
+    ),
+    (
+        "ISMS_SLO_P95_MS",
+        "slo_p95_ms",
+        "300",
+        "p95 latency objective in milliseconds (signal `latency_p95`, performance pillar)",
+    ),
+    (
+        "ISMS_SLO_P99_MS",
+        "slo_p99_ms",
+        "1000",
+        "p99 latency objective in milliseconds (signal `latency_p99`)",
+    ),
+    (
+        "ISMS_SLO_ERROR_RATE",
+        "slo_error_rate",
+        "0.01",
+        "share of 5xx answers in the signal window that breaches `error_rate`",
+    ),
+    (
+        "ISMS_SLO_CLIENT_ERROR_RATE",
+        "slo_client_error_rate",
+        "0.25",
+        "share of 4xx answers in the signal window that counts as a spike (`client_error_spike`)",
+    ),
+    (
+        "ISMS_SLO_MIN_REQUESTS",
+        "slo_min_requests",
+        "20",
+        "requests the signal window needs before latency and rate signals can breach",
+    ),
+    (
+        "ISMS_SLO_SIGNAL_WINDOW_SECS",
+        "slo_signal_window_secs",
+        "300",
+        "how far back the SLO signals look (60-3600)",
+    ),
+    (
+        "ISMS_SLO_CHECK_INTERVAL_SECS",
+        "slo_check_interval_secs",
+        "30",
+        "how often the SLO signals are evaluated for breach alerts",
+    ),
+    (
+        "ISMS_SLO_ALERT_INTERVAL_SECS",
+        "slo_alert_interval_secs",
+        "900",
+        "a breached signal raises at most one alert per this interval (across instances with Redis)",
+    ),
+    (
+        "ISMS_SIGNING_KEY_ROTATION_DAYS",
+        "signing_key_rotation_days",
+        "90",
+        "age after which the token-signing key counts as due for rotation",
+    ),
+    (
+        "ISMS_AUDIT_KEY_ROTATION_DAYS",
+        "audit_key_rotation_days",
+        "730",
+        "age after which the audit log (checkpoint) key counts as due for rotation",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,6 +463,28 @@ pub struct Config {
     pub audit_checkpoint_max_entries: u32,
     pub webhook_urls: Vec<String>,
     pub webhook_secret: Option<secrecy::SecretString>,
+    pub service_name: String,
+    pub log_redact_fields: Vec<String>,
+    pub cloudwatch_emf: bool,
+    pub cloudwatch_namespace: String,
+    pub slo: SloConfig,
+    pub signing_key_rotation: Duration,
+    pub audit_key_rotation: Duration,
+}
+
+/// The availability SLO and its signals.
+#[derive(Debug, Clone)]
+pub struct SloConfig {
+    pub target: isms_domain::continuity::SloTarget,
+    pub window_days: u32,
+    pub p95: Duration,
+    pub p99: Duration,
+    pub error_rate: f64,
+    pub client_error_rate: f64,
+    pub min_requests: u64,
+    pub signal_window: Duration,
+    pub check_interval: Duration,
+    pub alert_interval: Duration,
 }
 
 /// A configuration problem, naming the key at fault.
@@ -555,7 +673,95 @@ impl Config {
             )?,
             webhook_urls: parse(raw, "ISMS_WEBHOOK_URLS", "", parse_webhook_urls)?,
             webhook_secret: long_secret(raw, "ISMS_WEBHOOK_SECRET")?,
+            service_name: parse(raw, "ISMS_SERVICE_NAME", "isms", parse_service_name)?,
+            log_redact_fields: parse(raw, "ISMS_LOG_REDACT_FIELDS", "", parse_field_names)?,
+            cloudwatch_emf: parse(raw, "ISMS_CLOUDWATCH_EMF", "false", parse_bool)?,
+            cloudwatch_namespace: parse(raw, "ISMS_CLOUDWATCH_NAMESPACE", "isms", parse_namespace)?,
+            slo: slo_config(raw)?,
+            signing_key_rotation: days(raw, "ISMS_SIGNING_KEY_ROTATION_DAYS", "90")?,
+            audit_key_rotation: days(raw, "ISMS_AUDIT_KEY_ROTATION_DAYS", "730")?,
         })
+    }
+}
+
+fn slo_config(raw: &Raw) -> Result<SloConfig, ConfigError> {
+    let ms = |key, default| {
+        parse(raw, key, default, |v| bounded(v, 1, 600_000)).map(Duration::from_millis)
+    };
+    Ok(SloConfig {
+        target: parse(raw, "ISMS_SLO_AVAILABILITY_TARGET", "0.999", |v| {
+            v.parse::<f64>()
+                .map_err(|_| "expected a ratio such as 0.999".to_owned())
+                .and_then(isms_domain::continuity::SloTarget::new)
+        })?,
+        window_days: parse(raw, "ISMS_SLO_WINDOW_DAYS", "30", |v| bounded(v, 1, 90))? as u32,
+        p95: ms("ISMS_SLO_P95_MS", "300")?,
+        p99: ms("ISMS_SLO_P99_MS", "1000")?,
+        error_rate: parse(raw, "ISMS_SLO_ERROR_RATE", "0.01", parse_ratio)?,
+        client_error_rate: parse(raw, "ISMS_SLO_CLIENT_ERROR_RATE", "0.25", parse_ratio)?,
+        min_requests: parse(raw, "ISMS_SLO_MIN_REQUESTS", "20", |v| {
+            bounded(v, 1, 1_000_000)
+        })?,
+        signal_window: secs(raw, "ISMS_SLO_SIGNAL_WINDOW_SECS", "300", 60, 3600)?,
+        check_interval: secs(raw, "ISMS_SLO_CHECK_INTERVAL_SECS", "30", 1, 3600)?,
+        alert_interval: secs(raw, "ISMS_SLO_ALERT_INTERVAL_SECS", "900", 1, 86_400)?,
+    })
+}
+
+fn days(raw: &Raw, key: &'static str, default: &str) -> Result<Duration, ConfigError> {
+    parse(raw, key, default, |v| bounded(v, 1, 3650)).map(|d| Duration::from_secs(d * 86_400))
+}
+
+fn parse_ratio(v: &str) -> Result<f64, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && (0.0..=1.0).contains(r))
+        .ok_or_else(|| "expected a ratio from 0 to 1, e.g. 0.05".to_owned())
+}
+
+fn parse_service_name(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err("expected 1-64 characters of [A-Za-z0-9._-]".to_owned())
+    }
+}
+
+fn parse_field_names(v: &str) -> Result<Vec<String>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            let ok = f.len() <= 64
+                && f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if ok {
+                Ok(f.to_owned())
+            } else {
+                Err(format!(
+                    "`{f}` is not a field name (1-64 of [A-Za-z0-9._-])"
+                ))
+            }
+        })
+        .collect()
+}
+
+/// CloudWatch namespaces: 1-255 of letters, digits and `.-_/#: `, not in
+/// the reserved `AWS/` space.
+fn parse_namespace(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.len() <= 255
+        && !v.starts_with("AWS/")
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_/#: ".contains(&b));
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err("expected 1-255 of [A-Za-z0-9.-_/#: ], not starting with AWS/".to_owned())
     }
 }
 
@@ -812,6 +1018,24 @@ mod tests {
         assert!(c.cors_origins.is_empty());
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.redis_key_prefix, "isms:");
+        assert_eq!(c.service_name, "isms");
+        assert!(!c.cloudwatch_emf);
+        assert!((c.slo.target.value() - 0.999).abs() < 1e-12);
+        assert_eq!(c.slo.window_days, 30);
+        assert_eq!(c.slo.p95, Duration::from_millis(300));
+        assert_eq!(c.slo.signal_window, Duration::from_secs(300));
+        assert_eq!(c.signing_key_rotation, Duration::from_secs(90 * 86_400));
+    }
+
+    #[test]
+    fn every_key_is_in_the_readme() {
+        let readme = include_str!("../../../README.md");
+        for (env, ..) in KEYS {
+            assert!(
+                readme.contains(&format!("`{env}`")),
+                "{env} is not documented"
+            );
+        }
     }
 
     #[test]
@@ -827,6 +1051,19 @@ mod tests {
             ("ISMS_LOG_FORMAT", "xml"),
             ("ISMS_REDIS_KEY_PREFIX", ""),
             ("ISMS_REDIS_KEY_PREFIX", "has space:"),
+            ("ISMS_SERVICE_NAME", "has space"),
+            ("ISMS_LOG_REDACT_FIELDS", "ok,not ok"),
+            ("ISMS_CLOUDWATCH_EMF", "perhaps"),
+            ("ISMS_CLOUDWATCH_NAMESPACE", "AWS/EC2"),
+            ("ISMS_SLO_AVAILABILITY_TARGET", "1"),
+            ("ISMS_SLO_AVAILABILITY_TARGET", "99.9"),
+            ("ISMS_SLO_WINDOW_DAYS", "0"),
+            ("ISMS_SLO_WINDOW_DAYS", "91"),
+            ("ISMS_SLO_P95_MS", "0"),
+            ("ISMS_SLO_ERROR_RATE", "1.5"),
+            ("ISMS_SLO_CLIENT_ERROR_RATE", "-0.1"),
+            ("ISMS_SLO_SIGNAL_WINDOW_SECS", "30"),
+            ("ISMS_SIGNING_KEY_ROTATION_DAYS", "0"),
         ];
         for (key, value) in cases {
             let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();

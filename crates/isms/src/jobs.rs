@@ -1,11 +1,16 @@
-//! Periodic work of a running server: signing audit checkpoints and
-//! delivering alert webhooks. Both are safe to run on every instance at
-//! once (the database decides: a checkpoint of a given size is stored once,
-//! an alert is scheduled by exactly one instance).
+//! Periodic work of a running server: signing audit checkpoints,
+//! rotating data keys that reached their age, delivering alert webhooks,
+//! flushing error-budget counts and checking the SLO signals. All are safe
+//! to run on every instance at once (the database decides: a checkpoint of
+//! a given size is stored once, a ring rotates once, an alert is scheduled
+//! by exactly one instance; budget counts add up atomically; a breach
+//! alerts once per interval on the shared counters).
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::wiring::Services;
@@ -32,46 +37,88 @@ impl Jobs {
     }
 }
 
+/// Runs `round` every `period` in a `job` span. With `skip_first` the
+/// immediate first tick is skipped (for jobs with nothing to judge on a
+/// fresh start). Missed ticks are delayed, never bunched.
+fn every<F, Fut>(job: &'static str, period: Duration, skip_first: bool, round: F) -> JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    tokio::spawn(
+        async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            if skip_first {
+                tick.tick().await;
+            }
+            loop {
+                tick.tick().await;
+                round().await;
+            }
+        }
+        .instrument(tracing::info_span!("job", job)),
+    )
+}
+
 pub fn start(config: &Config, services: &Services) -> Jobs {
     let mut tasks = Vec::new();
     let audit = services.app.audit_log.clone();
     let max_entries = u64::from(config.audit_checkpoint_max_entries);
     let max_age = config.audit_checkpoint_interval;
-    tasks.push(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+    tasks.push(every("audit_checkpoint", TICK, false, move || {
+        let audit = audit.clone();
+        async move {
             if let Err(e) = audit.checkpoint_due(max_entries, max_age).await {
                 tracing::warn!(error = %e, "audit.checkpoint_failed");
             }
         }
     }));
     let crypto = services.app.crypto.clone();
-    tasks.push(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(KEY_ROTATION_CHECK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match crypto.rotate_due().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(rings = n, "crypto.keys_rotated"),
-                Err(e) => tracing::warn!(error = %e, "crypto.rotation_failed"),
+    tasks.push(every(
+        "key_rotation",
+        KEY_ROTATION_CHECK,
+        false,
+        move || {
+            let crypto = crypto.clone();
+            async move {
+                match crypto.rotate_due().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rings = n, "crypto.keys_rotated"),
+                    Err(e) => tracing::warn!(error = %e, "crypto.rotation_failed"),
+                }
             }
-        }
-    }));
+        },
+    ));
     let alerts = services.alerts.clone();
     if alerts.enabled() {
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(TICK);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
+        tasks.push(every("alert_delivery", TICK, false, move || {
+            let alerts = alerts.clone();
+            async move {
                 if let Err(e) = alerts.run_once().await {
                     tracing::warn!(error = %e, "alert.dispatch_failed");
                 }
             }
         }));
     }
+    let continuity = services.continuity.clone();
+    tasks.push(every("slo_budget_flush", TICK, false, move || {
+        let continuity = continuity.clone();
+        async move { continuity.flush().await }
+    }));
+    let continuity = services.continuity.clone();
+    tasks.push(every(
+        "slo_check",
+        config.slo.check_interval,
+        true,
+        move || {
+            let continuity = continuity.clone();
+            async move {
+                if let Err(e) = continuity.check_breaches().await {
+                    tracing::warn!(error = %e, "slo.check_failed");
+                }
+            }
+        },
+    ));
     Jobs { tasks }
 }

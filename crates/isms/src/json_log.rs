@@ -1,15 +1,18 @@
-//! The JSON log shape operators ship to their log store: one object per
+//! The log shape operators ship to their log store: one object per
 //! line with exactly `timestamp` (RFC 3339 UTC, milliseconds, `Z`),
 //! `level`, `message` (a stable dotted event name), `service`,
 //! `environment`, `request_id` (from the enclosing request span, or null)
-//! and `context` (the event's fields).
+//! and `context` (the event's fields, redacted by `redact`). The pretty
+//! format for local development prints the same fields, equally redacted.
 //!
-//! Redaction is structural: a field whose name is on the deny-list is
-//! written as `"[REDACTED]"`, and a value that looks like a JWT or a bearer
-//! credential is masked whatever its field is called.
+//! Third-party events (sqlx, hyper) without a dotted name are named after
+//! their target (`sqlx::query` → `sqlx.query`), their free text moved to
+//! `context.text`, so `message` stays a stable event name on every line.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -17,70 +20,17 @@ use tracing::span::{Attributes, Id};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-pub const REDACTED: &str = "[REDACTED]";
+use crate::redact::Redactor;
 
-/// Field names (compared lower-cased, also as substrings for the longer
-/// ones) whose values never reach the log.
-const DENY_EXACT: &[&str] = &[
-    "code",
-    "otp",
-    "totp",
-    "email",
-    "e_mail",
-    "cookie",
-    "authorization",
-];
-const DENY_CONTAINS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "api_key",
-    "private_key",
-    "master_key",
-    "mfa",
-    "credential",
-];
+pub use crate::redact::REDACTED;
 
-/// Case-insensitive substring test without allocating: this runs for
-/// every field of every log line.
-fn contains_ignore_case(hay: &str, needle: &str) -> bool {
-    let n = needle.len();
-    n == 0
-        || hay
-            .as_bytes()
-            .windows(n)
-            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-}
-
-fn denied(name: &str) -> bool {
-    DENY_EXACT.iter().any(|d| name.eq_ignore_ascii_case(d))
-        || DENY_CONTAINS.iter().any(|d| contains_ignore_case(name, d))
-}
-
-/// A JWT (three base64url segments, the first a JSON header) or a bearer
-/// credential, wherever it appears in the value.
-fn looks_like_credential(value: &str) -> bool {
-    value.contains("eyJ") && value.split('.').filter(|p| !p.is_empty()).count() >= 3
-        || contains_ignore_case(value, "bearer ")
-}
-
-fn clean(name: &str, value: Value) -> Value {
-    if denied(name) {
-        return Value::String(REDACTED.into());
-    }
-    match value {
-        Value::String(s) if looks_like_credential(&s) => Value::String(REDACTED.into()),
-        other => other,
-    }
-}
-
+/// Raw fields of one event, before redaction.
 #[derive(Default)]
-struct Fields {
-    message: Option<String>,
-    context: Map<String, Value>,
+pub(crate) struct Fields {
+    pub message: Option<String>,
+    pub values: Vec<(&'static str, Value)>,
 }
 
 impl Visit for Fields {
@@ -88,27 +38,21 @@ impl Visit for Fields {
         if field.name() == "message" {
             self.message = Some(value.to_owned());
         } else {
-            self.context.insert(
-                field.name().into(),
-                clean(field.name(), Value::String(value.into())),
-            );
+            self.values
+                .push((field.name(), Value::String(value.into())));
         }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.context
-            .insert(field.name().into(), clean(field.name(), value.into()));
+        self.values.push((field.name(), value.into()));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.context
-            .insert(field.name().into(), clean(field.name(), value.into()));
+        self.values.push((field.name(), value.into()));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.context
-            .insert(field.name().into(), clean(field.name(), value.into()));
+        self.values.push((field.name(), value.into()));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.context
-            .insert(field.name().into(), clean(field.name(), value.into()));
+        self.values.push((field.name(), value.into()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         let mut s = String::new();
@@ -117,8 +61,61 @@ impl Visit for Fields {
     }
 }
 
-/// The request id of a span, kept in its extensions.
-struct SpanRequestId(String);
+impl Fields {
+    pub fn of(event: &Event<'_>) -> Self {
+        let mut f = Self::default();
+        event.record(&mut f);
+        f
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+}
+
+/// `a.b_c.d`: lower-case words joined by dots, at least two of them.
+fn is_event_name(s: &str) -> bool {
+    s.contains('.')
+        && s.len() <= 128
+        && s.split('.').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+}
+
+/// The event name from a target: `sqlx::query` → `sqlx.query`.
+fn name_from_target(target: &str) -> String {
+    let name: String = target
+        .replace("::", ".")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.contains('.') {
+        name
+    } else {
+        format!("{name}.event")
+    }
+}
+
+/// The stable event name of an event and, when it had free text instead,
+/// that text.
+pub(crate) fn event_name(event: &Event<'_>, message: Option<String>) -> (String, Option<String>) {
+    match message {
+        Some(m) if is_event_name(&m) => (m, None),
+        other => (name_from_target(event.metadata().target()), other),
+    }
+}
+
+/// The request id of a span, kept in its extensions (by whichever layer
+/// sees the span first).
+pub(crate) struct SpanRequestId(pub String);
 
 struct RequestIdVisitor(Option<String>);
 
@@ -135,10 +132,78 @@ impl Visit for RequestIdVisitor {
     }
 }
 
+pub(crate) fn remember_request_id<S>(attrs: &Attributes<'_>, span: Option<SpanRef<'_, S>>)
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    let mut v = RequestIdVisitor(None);
+    attrs.record(&mut v);
+    if let (Some(rid), Some(span)) = (v.0, span) {
+        let mut ext = span.extensions_mut();
+        if ext.get_mut::<SpanRequestId>().is_none() {
+            ext.insert(SpanRequestId(rid));
+        }
+    }
+}
+
+/// Whether the event happens inside background work (a `job` span).
+fn in_job<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> bool
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    ctx.event_scope(event)
+        .is_some_and(|mut scope| scope.any(|span| span.name() == JOB_SPAN))
+}
+
+/// The span name of start-up and background work.
+pub const JOB_SPAN: &str = "job";
+
+pub(crate) fn request_id_of<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> Option<String>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    ctx.event_scope(event).and_then(|scope| {
+        scope.from_root().find_map(|span| {
+            span.extensions()
+                .get::<SpanRequestId>()
+                .map(|r| r.0.clone())
+        })
+    })
+}
+
+/// Lines written, and how many carried a request id (auditability signal).
+/// Lines that serve no request by design — inside a `job` span
+/// (start-up, background jobs) or server lifecycle events (`server.*`) —
+/// are not counted; a line outside any span is, since that is how a lost
+/// request context shows.
+#[derive(Debug, Clone, Default)]
+pub struct LineStats {
+    with_request_id: Arc<AtomicU64>,
+    total: Arc<AtomicU64>,
+}
+
+impl isms_domain::continuity::LogLineStats for LineStats {
+    fn lines(&self) -> (u64, u64) {
+        (
+            self.with_request_id.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Pretty,
+}
+
 pub struct JsonLayer<W> {
     writer: W,
     service: String,
     environment: String,
+    format: Format,
+    redactor: Redactor,
+    stats: LineStats,
 }
 
 impl<W> JsonLayer<W> {
@@ -147,7 +212,25 @@ impl<W> JsonLayer<W> {
             writer,
             service: service.to_owned(),
             environment: environment.to_owned(),
+            format: Format::Json,
+            redactor: Redactor::default(),
+            stats: LineStats::default(),
         }
+    }
+
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    pub fn stats(mut self, stats: LineStats) -> Self {
+        self.stats = stats;
+        self
     }
 }
 
@@ -161,77 +244,117 @@ fn level_name(level: &Level) -> &'static str {
     }
 }
 
+impl<W> JsonLayer<W> {
+    fn context(
+        &self,
+        fields: Vec<(&'static str, Value)>,
+        text: Option<String>,
+    ) -> Map<String, Value> {
+        let mut context = Map::new();
+        for (k, v) in fields {
+            context.insert(k.to_owned(), self.redactor.clean(k, v));
+        }
+        if let Some(t) = text {
+            context.insert("text".into(), self.redactor.clean("text", Value::String(t)));
+        }
+        context
+    }
+
+    /// One JSON line, written field by field (no intermediate tree): this
+    /// runs for every request.
+    fn json_line(
+        &self,
+        level: &str,
+        message: &str,
+        request_id: Option<&str>,
+        context: &Map<String, Value>,
+    ) -> Option<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(256);
+        bytes.extend_from_slice(b"{\"timestamp\":\"");
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        bytes.extend_from_slice(now.as_bytes());
+        bytes.extend_from_slice(b"\",\"level\":\"");
+        bytes.extend_from_slice(level.as_bytes());
+        bytes.extend_from_slice(b"\",\"message\":");
+        serde_json::to_writer(&mut bytes, message).ok()?;
+        bytes.extend_from_slice(b",\"service\":");
+        serde_json::to_writer(&mut bytes, &self.service).ok()?;
+        bytes.extend_from_slice(b",\"environment\":");
+        serde_json::to_writer(&mut bytes, &self.environment).ok()?;
+        bytes.extend_from_slice(b",\"request_id\":");
+        serde_json::to_writer(&mut bytes, &request_id).ok()?;
+        bytes.extend_from_slice(b",\"context\":");
+        serde_json::to_writer(&mut bytes, context).ok()?;
+        bytes.extend_from_slice(b"}\n");
+        Some(bytes)
+    }
+
+    /// `2026-01-01T00:00:00.000Z  INFO request.completed request_id=… k=v`
+    fn pretty_line(
+        &self,
+        level: &str,
+        message: &str,
+        request_id: Option<&str>,
+        context: &Map<String, Value>,
+    ) -> Vec<u8> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut line = format!("{now} {level:>5} {message}");
+        if let Some(rid) = request_id {
+            let _ = write!(line, " request_id={rid}");
+        }
+        for (k, v) in context {
+            let _ = write!(line, " {k}={v}");
+        }
+        line.push('\n');
+        line.into_bytes()
+    }
+}
+
 impl<S, W> tracing_subscriber::Layer<S> for JsonLayer<W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'a> MakeWriter<'a> + 'static,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut v = RequestIdVisitor(None);
-        attrs.record(&mut v);
-        if let (Some(rid), Some(span)) = (v.0, ctx.span(id)) {
-            span.extensions_mut().insert(SpanRequestId(rid));
-        }
+        remember_request_id(attrs, ctx.span(id));
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let request_id = ctx.event_scope(event).and_then(|scope| {
-            scope.from_root().find_map(|span| {
-                span.extensions()
-                    .get::<SpanRequestId>()
-                    .map(|r| r.0.clone())
-            })
-        });
-        // Written field by field (no intermediate JSON tree): this runs for
-        // every request.
-        let mut bytes = Vec::with_capacity(256);
-        bytes.extend_from_slice(b"{\"timestamp\":\"");
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        bytes.extend_from_slice(now.as_bytes());
-        bytes.extend_from_slice(b"\",\"level\":\"");
-        bytes.extend_from_slice(level_name(event.metadata().level()).as_bytes());
-        bytes.extend_from_slice(b"\",\"message\":");
-        let message = fields
-            .message
-            .as_deref()
-            .unwrap_or_else(|| event.metadata().name());
-        let written = serde_json::to_writer(&mut bytes, message)
-            .and_then(|()| {
-                bytes.extend_from_slice(b",\"service\":");
-                serde_json::to_writer(&mut bytes, &self.service)
-            })
-            .and_then(|()| {
-                bytes.extend_from_slice(b",\"environment\":");
-                serde_json::to_writer(&mut bytes, &self.environment)
-            })
-            .and_then(|()| {
-                bytes.extend_from_slice(b",\"request_id\":");
-                serde_json::to_writer(&mut bytes, &request_id)
-            })
-            .and_then(|()| {
-                bytes.extend_from_slice(b",\"context\":");
-                serde_json::to_writer(&mut bytes, &fields.context)
-            });
-        if written.is_err() {
-            return;
+        let fields = Fields::of(event);
+        let (message, text) = event_name(event, fields.message);
+        let request_id = request_id_of(event, &ctx);
+        let context = self.context(fields.values, text);
+        let level = level_name(event.metadata().level());
+        let bytes = match self.format {
+            Format::Json => {
+                match self.json_line(level, &message, request_id.as_deref(), &context) {
+                    Some(b) => b,
+                    None => return,
+                }
+            }
+            Format::Pretty => self.pretty_line(level, &message, request_id.as_deref(), &context),
+        };
+        if request_id.is_some() {
+            self.stats.with_request_id.fetch_add(1, Ordering::Relaxed);
+            self.stats.total.fetch_add(1, Ordering::Relaxed);
+        } else if !message.starts_with("server.") && !in_job(event, &ctx) {
+            self.stats.total.fetch_add(1, Ordering::Relaxed);
         }
-        bytes.extend_from_slice(b"}\n");
         let _ = self.writer.make_writer().write_all(&bytes);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
+    use isms_domain::continuity::LogLineStats as _;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
 
     #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct Capture(pub Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Capture {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -250,13 +373,16 @@ mod tests {
         }
     }
 
-    fn capture(f: impl FnOnce()) -> Vec<Value> {
+    fn capture_with(layer: impl FnOnce(Capture) -> JsonLayer<Capture>, f: impl FnOnce()) -> String {
         let out = Capture::default();
-        let subscriber =
-            tracing_subscriber::registry().with(JsonLayer::new(out.clone(), "isms", "test"));
+        let subscriber = tracing_subscriber::registry().with(layer(out.clone()));
         tracing::subscriber::with_default(subscriber, f);
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        text.lines()
+        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    }
+
+    fn capture(f: impl FnOnce()) -> Vec<Value> {
+        capture_with(|w| JsonLayer::new(w, "isms", "test"), f)
+            .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
@@ -312,6 +438,21 @@ mod tests {
     }
 
     #[test]
+    fn free_text_messages_become_target_names() {
+        let lines = capture(|| {
+            tracing::info!(target: "sqlx::query", rows = 1, "SELECT 1 took a while");
+            tracing::info!(target: "hyper", summary = "x");
+        });
+        assert_eq!(lines[0]["message"], "sqlx.query");
+        assert_eq!(lines[0]["context"]["text"], "SELECT 1 took a while");
+        assert_eq!(lines[1]["message"], "hyper.event");
+        assert!(is_event_name("request.completed"));
+        assert!(is_event_name("auth.login_failed"));
+        assert!(!is_event_name("Request completed."));
+        assert!(!is_event_name("single"));
+    }
+
+    #[test]
     fn secrets_and_credentials_are_redacted() {
         let jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
         let lines = capture(|| {
@@ -325,8 +466,10 @@ mod tests {
                 note = jwt,
                 header = "Bearer abc.def",
                 user_id = "u-1",
+                details = r#"{"nested":{"totp_secret":"JBSWY3DP","who":"carol@example.org"}}"#,
                 "auth.attempt"
             );
+            tracing::warn!("login failed for dave@example.net");
         });
         let ctx = &lines[0]["context"];
         for key in [
@@ -342,9 +485,70 @@ mod tests {
             assert_eq!(ctx[key], REDACTED, "{key}");
         }
         assert_eq!(ctx["user_id"], "u-1");
+        assert_eq!(ctx["details"]["nested"]["totp_secret"], REDACTED);
+        assert_eq!(ctx["details"]["nested"]["who"], REDACTED);
         let raw = serde_json::to_string(&lines).unwrap();
-        for secret in ["hunter2", "alice@example.com", "123456", jwt] {
+        for secret in [
+            "hunter2",
+            "alice@example.com",
+            "123456",
+            jwt,
+            "JBSWY3DP",
+            "carol@",
+            "dave@",
+        ] {
             assert!(!raw.contains(secret), "{secret} leaked");
         }
+    }
+
+    #[test]
+    fn pretty_format_is_redacted_too() {
+        let text = capture_with(
+            |w| JsonLayer::new(w, "isms", "dev").format(Format::Pretty),
+            || {
+                let span = tracing::info_span!("request", request_id = "r-9");
+                span.in_scope(|| tracing::info!(password = "s3cret-pw", status = 200, "x.y"));
+            },
+        );
+        assert!(text.contains(" INFO x.y request_id=r-9"), "{text}");
+        assert!(text.contains("status=200"), "{text}");
+        assert!(!text.contains("s3cret-pw"), "{text}");
+        assert!(text.contains(REDACTED), "{text}");
+    }
+
+    #[test]
+    fn configured_extra_keys_are_redacted() {
+        let lines: Vec<Value> = capture_with(
+            |w| {
+                JsonLayer::new(w, "isms", "test")
+                    .redactor(Redactor::new(&["customer_ref".to_owned()]))
+            },
+            || tracing::info!(customer_ref = "C-42", other = "ok", "x.y"),
+        )
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+        assert_eq!(lines[0]["context"]["customer_ref"], REDACTED);
+        assert_eq!(lines[0]["context"]["other"], "ok");
+    }
+
+    #[test]
+    fn lines_with_request_ids_are_counted() {
+        let stats = LineStats::default();
+        let s = stats.clone();
+        capture_with(
+            move |w| JsonLayer::new(w, "isms", "test").stats(s),
+            || {
+                tracing::info!("a.b");
+                tracing::info_span!("request", request_id = "r").in_scope(|| {
+                    tracing::info!("c.d");
+                    tracing::info!("e.f");
+                });
+                // Background work and lifecycle lines serve no request.
+                tracing::info_span!("job", job = "x").in_scope(|| tracing::info!("g.h"));
+                tracing::info!("server.listening");
+            },
+        );
+        assert_eq!(stats.lines(), (2, 3));
     }
 }

@@ -15,6 +15,7 @@ use isms_domain::ratelimit::{Quota, TierQuotas};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::wiring::{self, Services};
@@ -52,6 +53,7 @@ pub fn app_router(config: &Config, services: &Services) -> axum::Router {
             token: config.metrics_token.clone(),
         },
         started_at: std::time::Instant::now(),
+        continuity: services.continuity.clone(),
     };
     let http = HttpConfig {
         cors_origins: config.cors_origins.clone(),
@@ -113,8 +115,14 @@ impl RunningServer {
 /// `config.bind` (port 0 picks a free port). `out` receives first-start
 /// credentials.
 pub async fn spawn(config: Config, out: &mut (dyn Write + Send)) -> anyhow::Result<RunningServer> {
-    let services = wiring::connect(&config, config.auto_migrate).await?;
-    bootstrap(&config, &services, out).await?;
+    // Start-up serves no request: its lines are marked as such.
+    let startup = tracing::info_span!("job", job = "startup");
+    let services = wiring::connect(&config, config.auto_migrate)
+        .instrument(startup.clone())
+        .await?;
+    bootstrap(&config, &services, out)
+        .instrument(startup)
+        .await?;
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -123,17 +131,20 @@ pub async fn spawn(config: Config, out: &mut (dyn Write + Send)) -> anyhow::Resu
     let router = app_router(&config, &services);
     let grace = config.shutdown_timeout;
     let keys = services.keys.clone();
-    let reload = tokio::spawn(async move {
-        // Picks up signing keys rotated by another instance or the CLI.
-        let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
-        tick.tick().await;
-        loop {
+    let reload = tokio::spawn(
+        async move {
+            // Picks up signing keys rotated by another instance or the CLI.
+            let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
             tick.tick().await;
-            if let Err(e) = keys.reload().await {
-                tracing::warn!(error = %e, "auth.signing_keys_reload_failed");
+            loop {
+                tick.tick().await;
+                if let Err(e) = keys.reload().await {
+                    tracing::warn!(error = %e, "auth.signing_keys_reload_failed");
+                }
             }
         }
-    });
+        .instrument(tracing::info_span!("job", job = "signing_key_reload")),
+    );
     let jobs = crate::jobs::start(&config, &services);
     let task = tokio::spawn(async move {
         let result = serve(listener, router, async { drop(rx.await) }, grace).await;

@@ -33,6 +33,8 @@ pub struct Services {
     pub app: AppServices,
     pub alerts: AlertDispatcher,
     pub key_service: Arc<KeyService>,
+    /// Error budget, SLO signals, quality score.
+    pub continuity: isms_app::continuity::ContinuityService,
 }
 
 /// How often a limiter that fell back to in-process counting asks Redis
@@ -112,6 +114,7 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         REDIS_PROBE_INTERVAL,
     );
     let metrics = isms_api::metrics::Metrics::new().context("registering metrics")?;
+    keys_service.observe(metrics.clone());
     let audit_key = Arc::new(
         AuditKeyRing::open(store.audit_keys(), master.clone(), &config.audit_origin)
             .await
@@ -131,7 +134,7 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         audit: store.audit(),
         audit_policies: store.audit_policies(),
         alerts: store.alerts(),
-        checkpoint_signer: audit_key,
+        checkpoint_signer: audit_key.clone(),
         keys: keys_service.clone(),
         encrypted_fields: store.encrypted_fields(),
         subject_keys: store.subject_keys(),
@@ -174,6 +177,20 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         config.webhook_urls.clone(),
         config.webhook_secret.clone(),
     );
+    let continuity = crate::observability::continuity(
+        config,
+        crate::observability::Parts {
+            app: app.clone(),
+            limiter: limiter.clone(),
+            metrics: metrics.clone(),
+            keys: crate::observability::ServerKeys {
+                signing: keys.clone(),
+                audit: audit_key,
+                signing_rotation: config.signing_key_rotation,
+                audit_rotation: config.audit_key_rotation,
+            },
+        },
+    );
     Ok(Services {
         store,
         keys,
@@ -182,5 +199,6 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         app,
         alerts,
         key_service: keys_service,
+        continuity,
     })
 }

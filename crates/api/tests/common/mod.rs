@@ -64,6 +64,7 @@ pub struct RealServer {
     pub routes: Vec<isms_api::RouteEntry>,
     pub spec: utoipa::openapi::OpenApi,
     pub db: isms_store::testing::TestDatabase,
+    pub continuity: isms_app::continuity::ContinuityService,
 }
 
 /// Real application services on a fresh SQLite database (kept alive by
@@ -147,9 +148,24 @@ pub async fn services() -> (
 
 /// The production router (`isms_api::build`) with a fake store health.
 pub async fn real_server(cfg: &HttpConfig) -> RealServer {
+    real_server_with(cfg, continuity).await
+}
+
+/// As `real_server`, with the continuity service `make` builds.
+pub async fn real_server_with(
+    cfg: &HttpConfig,
+    make: impl FnOnce(&isms_app::audit::AuditTrail) -> isms_app::continuity::ContinuityService,
+) -> RealServer {
     let health = Arc::new(FakeStoreHealth::default());
     let (services, db) = services().await;
     let metrics = isms_api::metrics::Metrics::new().unwrap();
+    let continuity = make(&services.audit);
+    services
+        .audit
+        .set_observer(Arc::new(isms_app::continuity::AuditObservers(vec![
+            metrics.clone(),
+            Arc::new(continuity.clone()),
+        ])));
     let state = AppState {
         store_health: health.clone(),
         readiness_timeout: READINESS_TIMEOUT,
@@ -168,6 +184,7 @@ pub async fn real_server(cfg: &HttpConfig) -> RealServer {
         metrics,
         scrape_access: Default::default(),
         started_at: std::time::Instant::now(),
+        continuity: continuity.clone(),
     };
     let api = isms_api::build(state, cfg);
     RealServer {
@@ -176,7 +193,23 @@ pub async fn real_server(cfg: &HttpConfig) -> RealServer {
         routes: api.routes,
         spec: api.spec,
         db,
+        continuity,
     }
+}
+
+/// A continuity service counting in process, without keys or log stats.
+pub fn continuity(audit: &isms_app::audit::AuditTrail) -> isms_app::continuity::ContinuityService {
+    isms_app::continuity::ContinuityService::new(
+        isms_app::continuity::ContinuitySettings::default(),
+        isms_app::continuity::ContinuityDeps {
+            budget: Arc::new(isms_infra::budget::MemoryBudget::new()),
+            redis: None,
+            audit: audit.clone(),
+            dedupe: Arc::new(isms_infra::limiter::MemoryLimiter::new()),
+            keys: Arc::new(isms_app::continuity::NoKeys),
+            logs: Arc::new(isms_app::continuity::NoLogStats),
+        },
+    )
 }
 
 /// A client that does not follow redirects (so they can be asserted).

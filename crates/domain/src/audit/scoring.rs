@@ -292,12 +292,20 @@ pub struct AlertDraft {
 /// Score from which an event is critical.
 pub const ALERT_THRESHOLD: u8 = 8;
 
-/// An alert for a critical event: risk ≥ 8, an access violation, or a
-/// breach. CRITICAL from risk 9, else HIGH.
+/// An alert for a critical event: risk ≥ 8, an access violation, a
+/// breach, or a breached service-level objective. CRITICAL from risk 9 and
+/// for breaches, else HIGH.
+///
+/// An SLO breach (`slo_breach`) always alerts but stays HIGH: it is an
+/// availability incident (ISO 27001 A.5.30) to investigate with enhanced
+/// monitoring, not a confirmed compromise calling for incident response.
+/// Its risk score is left to the table (category `unknown`), so the entry
+/// does not claim a security risk it does not carry.
 pub fn alert_for(event_type: &str, risk: u8, flags: &[ComplianceFlag]) -> Option<AlertDraft> {
     let breach = matches!(event_type, "security_breach" | "data_breach");
+    let slo = event_type == "slo_breach";
     let violation = flags.contains(&ComplianceFlag::Iso27001AccessViolation);
-    if risk < ALERT_THRESHOLD && !violation && !breach {
+    if risk < ALERT_THRESHOLD && !violation && !breach && !slo {
         return None;
     }
     let critical = risk >= 9 || breach;
@@ -312,6 +320,8 @@ pub fn alert_for(event_type: &str, risk: u8, flags: &[ComplianceFlag]) -> Option
     });
     let reason = if breach {
         "a reported breach".to_owned()
+    } else if slo && risk < ALERT_THRESHOLD {
+        "a breached service-level objective".to_owned()
     } else if violation && risk < ALERT_THRESHOLD {
         "an access violation".to_owned()
     } else {
@@ -463,6 +473,13 @@ mod tests {
             alert_for("data_breach", 1, &[]).unwrap().severity,
             AlertSeverity::Critical
         );
+        let slo = alert_for("slo_breach", 1, &[]).unwrap();
+        assert_eq!(slo.severity, AlertSeverity::High);
+        assert!(
+            slo.required_actions
+                .contains(&"enhanced monitoring".to_owned())
+        );
+        assert!(slo.description.contains("service-level objective"));
     }
 
     #[test]

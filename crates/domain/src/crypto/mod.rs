@@ -30,8 +30,8 @@ pub use envelope::{Envelope, EnvelopeError, EnvelopeHeader, KeyKind};
 pub use key_ref::{KeyRef, MalformedKeyId, dek_wrap_aad};
 pub use lifecycle::{DataKeyMeta, KeyPolicy, KeyRuleError, KeyState, retire, rotation_due};
 pub use ports::{
-    DataKeyRecord, DataKeyRepository, EncryptedFields, FieldCrypto, FieldCryptoError,
-    FieldInventory, FieldPlace, KeyManagement, KeyOpError, ServerKeyRepository,
+    CryptoObserver, CryptoOp, DataKeyRecord, DataKeyRepository, EncryptedFields, FieldCrypto,
+    FieldCryptoError, FieldInventory, FieldPlace, KeyManagement, KeyOpError, ServerKeyRepository,
     SubjectKeyRepository,
 };
 pub use ring::{KeyRing, Rotation};

@@ -284,3 +284,27 @@ pub trait KeyManagement: Send + Sync {
         audit: &[crate::audit::AuditRecord],
     ) -> Result<u64, KeyOpError>;
 }
+
+/// An envelope operation that succeeded, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CryptoOp {
+    Encrypt,
+    Decrypt,
+}
+
+impl CryptoOp {
+    pub const ALL: [CryptoOp; 2] = [CryptoOp::Encrypt, CryptoOp::Decrypt];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Encrypt => "encrypt",
+            Self::Decrypt => "decrypt",
+        }
+    }
+}
+
+/// Told of every envelope sealed or opened, whoever asked (the API, a
+/// stored field, a rewrap). Must be cheap: it runs on the request path.
+pub trait CryptoObserver: Send + Sync {
+    fn operation(&self, op: CryptoOp, classification: Classification);
+}

@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use isms_domain::TenantId;
 use isms_domain::audit::AuditRecord;
 use isms_domain::crypto::{
-    Aad, Classification, DataKeyMeta, DataKeyRecord, DataKeyRepository, Envelope, FieldCrypto,
-    FieldCryptoError, FieldPlace, KeyPolicy, KeyRef, KeyRing, KeyRuleError, KeyState,
-    ServerKeyRepository, rotation_due,
+    Aad, Classification, CryptoObserver, CryptoOp, DataKeyMeta, DataKeyRecord, DataKeyRepository,
+    Envelope, FieldCrypto, FieldCryptoError, FieldPlace, KeyPolicy, KeyRef, KeyRing, KeyRuleError,
+    KeyState, ServerKeyRepository, rotation_due,
 };
 use isms_domain::ports::{KeyWrapper, RepoError};
 use isms_domain::time::{Timestamp, now};
@@ -78,6 +78,7 @@ pub struct KeyService {
     reserved: Mutex<HashMap<KeyRef, Reserved>>,
     server_keys: Arc<dyn ServerKeyRepository>,
     lookup: tokio::sync::OnceCell<BlindIndex>,
+    observer: std::sync::OnceLock<Arc<dyn CryptoObserver>>,
 }
 
 impl std::fmt::Debug for KeyService {
@@ -111,6 +112,19 @@ impl KeyService {
                 .build(),
             reserved: Mutex::new(HashMap::new()),
             lookup: tokio::sync::OnceCell::new(),
+            observer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Reports every successful seal and open to `observer` (set once, at
+    /// wiring; later calls are ignored).
+    pub fn observe(&self, observer: Arc<dyn CryptoObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    fn observed(&self, op: CryptoOp, class: Classification) {
+        if let Some(o) = self.observer.get() {
+            o.operation(op, class);
         }
     }
 
@@ -247,7 +261,9 @@ impl KeyService {
             Err(e) => return Err(e),
         };
         let dek = self.dek(&meta.key).await?;
-        Ok((seal(&dek, &meta.key, aad, plaintext)?, meta))
+        let envelope = seal(&dek, &meta.key, aad, plaintext)?;
+        self.observed(CryptoOp::Encrypt, class);
+        Ok((envelope, meta))
     }
 
     /// Opens an envelope of the tenant's rings; retired versions and
@@ -270,7 +286,9 @@ impl KeyService {
             other => KeyServiceError::Rule(other),
         })?;
         let dek = self.dek(&key).await?;
-        Ok((open(&dek, envelope, aad)?, meta.clone()))
+        let plaintext = open(&dek, envelope, aad)?;
+        self.observed(CryptoOp::Decrypt, key.classification);
+        Ok((plaintext, meta.clone()))
     }
 
     /// A new primary version; the old primary stays decrypt-only.

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use isms_domain::ports::{LimiterError, LimiterStore};
 use isms_domain::ratelimit::{Decision, Quota};
 use tokio::time::MissedTickBehavior;
+use tracing::Instrument;
 
 use super::{MemoryLimiter, RedisLimiter};
 
@@ -70,7 +71,11 @@ impl ResilientLimiter {
         if let Some(url) = redis_url {
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
-                    runtime.spawn(probe(Arc::downgrade(&limiter), url, probe_interval));
+                    // Background work: its lines serve no request.
+                    let span = tracing::info_span!("job", job = "limiter_redis_probe");
+                    runtime.spawn(
+                        probe(Arc::downgrade(&limiter), url, probe_interval).instrument(span),
+                    );
                 }
                 Err(_) => limiter.mark_down(&LimiterError::Unavailable(
                     "no async runtime to reach redis from".into(),
