@@ -265,6 +265,7 @@ fn action_of(kind: K) -> &'static str {
         K::AccessDenied => "access",
         K::AccountLocked | K::PasswordSprayDetected => "lock",
         K::AccountUnlocked => "unlock",
+        K::MfaEnrollmentStarted => "enroll_start",
         K::MfaEnrolled => "enroll",
         K::MfaDisabled => "disable",
         K::MfaVerified | K::MfaFailed | K::MfaStepUp | K::RecoveryCodeUsed => "verify",

@@ -154,7 +154,12 @@ impl MfaService {
 
     /// Starts (or restarts) enrolment: a new secret, stored wrapped,
     /// pending until confirmed with a code.
-    pub async fn enroll(&self, who: &Principal, account: &str) -> Result<Enrolment, AppError> {
+    pub async fn enroll(
+        &self,
+        who: &Principal,
+        account: &str,
+        meta: &RequestMeta,
+    ) -> Result<Enrolment, AppError> {
         let mut raw = zeroize::Zeroizing::new(vec![0u8; 20]);
         OsRng.fill_bytes(raw.as_mut_slice());
         let secret = TotpSecret::from_bytes(raw.to_vec())
@@ -175,7 +180,18 @@ impl MfaService {
             confirmed_at: None,
             last_step: None,
         };
-        self.factor.repo.put_pending_totp(&enrolment).await?;
+        let repo = &self.factor.repo;
+        self.audit
+            .change(
+                vec![Self::event(
+                    K::MfaEnrollmentStarted,
+                    Outcome::Success,
+                    who,
+                    meta,
+                )],
+                async |audit| repo.put_pending_totp(&enrolment, audit).await,
+            )
+            .await?;
         Ok(Enrolment {
             secret: secret.base32(),
             otpauth_uri: secret.otpauth_uri(&self.issuer, account),

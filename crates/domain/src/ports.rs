@@ -215,7 +215,11 @@ pub trait MfaRepository: Send + Sync {
     ) -> Result<Option<crate::mfa::TotpEnrolment>, RepoError>;
     /// Stores a pending enrolment, replacing an earlier pending one;
     /// `Conflict("mfa_enrolled")` when an active one exists.
-    async fn put_pending_totp(&self, e: &crate::mfa::TotpEnrolment) -> Result<(), RepoError>;
+    async fn put_pending_totp(
+        &self,
+        e: &crate::mfa::TotpEnrolment,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
     /// Activates the pending enrolment with the step of its first code and
     /// replaces the recovery codes, atomically; `false` when there is no
     /// pending enrolment or the step is not newer than the last one.

@@ -71,6 +71,23 @@ async fn totp_enrolment_and_login(backend: Backend) {
     assert!(uri.contains(body["secret"].as_str().unwrap()));
     let secret =
         isms_domain::totp::TotpSecret::from_base32(body["secret"].as_str().unwrap()).unwrap();
+    // Starting an enrolment is audited (never with the secret).
+    let res = app
+        .get_auth(
+            "/api/v1/audit/events?event_type=mfa_enrollment_started",
+            &admin.access,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let events: Value = res.json().await.unwrap();
+    let items = events["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{events}");
+    assert_eq!(items[0]["actor_user_id"], claims(&tina.access)["sub"]);
+    assert!(
+        !events
+            .to_string()
+            .contains(body["secret"].as_str().unwrap())
+    );
     // Still a password-only login while pending.
     app.login("tina@x.example", PW).await;
     // Codes are computed when used, so a step boundary passing mid-test

@@ -27,6 +27,7 @@ macro_rules! impl_mfa_repositories {
             async fn put_pending_totp(
                 &self,
                 e: &isms_domain::mfa::TotpEnrolment,
+                audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
                 let mut tx = self.tx(crate::scope::Scope::Tenant(e.tenant_id)).await?;
                 // The DELETE comes first so that it takes the write lock
@@ -51,6 +52,7 @@ macro_rules! impl_mfa_repositories {
                 if inserted == 0 {
                     return Err(isms_domain::ports::RepoError::Conflict("mfa_enrolled"));
                 }
+                crate::audit_append::append_audit!(tx, audit)?;
                 tx.commit().await.map_err(crate::error::map)
             }
 

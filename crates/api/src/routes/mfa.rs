@@ -37,9 +37,10 @@ pub struct EnrollResponse {
 pub async fn enroll(
     State(state): State<AppState>,
     Auth(who): Auth,
+    Meta(meta): Meta,
 ) -> ApiResult<Json<EnrollResponse>> {
     let me = state.users.me(&who).await?;
-    let e = state.mfa.enroll(&who, me.email.as_str()).await?;
+    let e = state.mfa.enroll(&who, me.email.as_str(), &meta).await?;
     Ok(Json(EnrollResponse {
         secret: e.secret.expose_secret().to_owned(),
         otpauth_uri: e.otpauth_uri.expose_secret().to_owned(),
