@@ -18,6 +18,6 @@ pub mod state;
 pub mod trace;
 
 pub use router::{Api, BODY_LIMIT_BYTES, HttpConfig, RouteEntry, build, with_middleware};
-pub use state::AppState;
+pub use state::{AppServices, AppState};
 #[cfg(feature = "testing")]
 pub mod testing;

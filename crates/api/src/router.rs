@@ -10,6 +10,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -249,27 +250,34 @@ pub fn with_middleware(router: Router, cfg: &HttpConfig) -> Router {
 
 /// The stack, with request metrics just inside the request context so
 /// that timeouts, panics and body-limit refusals are counted too.
+///
+/// Each `Router::layer` call wraps every route in one more boxed service,
+/// and the router clones a route's whole chain of boxes for each request,
+/// so the layers are grouped into as few calls as possible.
 fn stack(router: Router, cfg: &HttpConfig, observer: Option<crate::metrics::Observer>) -> Router {
-    let router = router
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+    let guards = ServiceBuilder::new()
+        .layer(CatchPanicLayer::custom(on_panic))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        // Innermost: it needs a response body with a default (the
+        // route's), and it still covers reading the body in extractors.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             cfg.request_timeout,
-        ))
-        .layer(CatchPanicLayer::custom(on_panic));
-    let trusted = crate::client_ip::TrustedProxies(Arc::new(cfg.trusted_proxies.clone()));
-    let mut router = cors::apply(router, &cfg.cors_origins).layer(middleware::from_fn_with_state(
-        trusted,
-        crate::client_ip::layer,
-    ));
-    if let Some(observer) = observer {
-        router = router.layer(middleware::from_fn_with_state(
-            observer,
-            crate::metrics::track,
         ));
-    }
-    router.layer(middleware::from_fn(context::request_context))
+    let router = cors::apply(router.layer(guards), &cfg.cors_origins);
+    let trusted = crate::client_ip::TrustedProxies(Arc::new(cfg.trusted_proxies.clone()));
+    let outer = ServiceBuilder::new()
+        .layer(middleware::from_fn(context::request_context))
+        .option_layer(
+            observer
+                .map(|observer| middleware::from_fn_with_state(observer, crate::metrics::track)),
+        )
+        .layer(middleware::from_fn_with_state(
+            trusted,
+            crate::client_ip::layer,
+        ));
+    router.layer(outer)
 }
 
 fn on_panic(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {

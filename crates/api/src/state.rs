@@ -15,8 +15,27 @@ use isms_domain::ports::StoreHealth;
 use crate::metrics::{Metrics, ScrapeAccess};
 use crate::ratelimit::RateLimiter;
 
+/// What every handler and route layer holds. The router clones a route's
+/// whole layer stack for each request, so this is a single `Arc`: a clone
+/// is one reference-count increment instead of one per service inside.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppServices>);
+
+impl From<AppServices> for AppState {
+    fn from(services: AppServices) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppServices;
+
+    fn deref(&self) -> &AppServices {
+        &self.0
+    }
+}
+
+pub struct AppServices {
     pub store_health: Arc<dyn StoreHealth>,
     pub readiness_timeout: Duration,
     pub auth: AuthService,

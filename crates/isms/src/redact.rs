@@ -9,6 +9,7 @@
 //! whole key (so `status_code` survives); longer ones match anywhere in it
 //! (`new_password`, `refresh_token`, `admin_email`).
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use serde_json::{Map, Value};
 
 pub const REDACTED: &str = "[REDACTED]";
@@ -79,34 +80,59 @@ fn eq_norm(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| norm(*x) == norm(*y))
 }
 
-fn contains_norm(hay: &str, needle: &str) -> bool {
-    let n = needle.len();
-    n == 0
-        || hay
-            .as_bytes()
-            .windows(n)
-            .any(|w| eq_norm(w, needle.as_bytes()))
-}
-
 /// The deny-list: the built-in lists plus the operator's extra keys
 /// (`ISMS_LOG_REDACT_FIELDS`, whole-key matches). The built-in lists
 /// cannot be shortened: a configuration mistake must not leak passwords.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Redactor {
     extra: Vec<String>,
+    /// `DENY_CONTAINS` as one automaton: every field of every log line is
+    /// checked, and one pass over the key beats a scan per word.
+    contains: Option<AhoCorasick>,
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Self::new(&[])
+    }
 }
 
 impl Redactor {
     pub fn new(extra: &[String]) -> Self {
         Self {
             extra: extra.to_vec(),
+            // Building from fixed, short words does not fail; if it ever
+            // did, `denied` falls back to comparing word by word.
+            contains: AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(DENY_CONTAINS)
+                .ok(),
         }
     }
 
+    /// Whether values under `key` are always redacted.
     pub fn denied(&self, key: &str) -> bool {
-        let k = key.as_bytes();
-        DENY_EXACT.iter().any(|d| eq_norm(k, d.as_bytes()))
-            || DENY_CONTAINS.iter().any(|d| contains_norm(key, d))
+        // Normalise the key once (on the stack for any sane key) and
+        // compare plain bytes.
+        let mut buf = [0u8; 64];
+        let long: Vec<u8>;
+        let k: &[u8] = if key.len() <= buf.len() {
+            for (d, s) in buf.iter_mut().zip(key.bytes()) {
+                *d = norm(s);
+            }
+            &buf[..key.len()]
+        } else {
+            long = key.bytes().map(norm).collect();
+            &long
+        };
+        let contains = match &self.contains {
+            Some(automaton) => automaton.is_match(k),
+            None => DENY_CONTAINS
+                .iter()
+                .any(|d| k.windows(d.len()).any(|w| w == d.as_bytes())),
+        };
+        contains
+            || DENY_EXACT.iter().any(|d| k == d.as_bytes())
             || self.extra.iter().any(|d| eq_norm(k, d.as_bytes()))
     }
 
@@ -238,6 +264,51 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn built_in_lists_are_written_normalised() {
+        // `denied` compares normalised keys with the lists byte for byte.
+        for d in DENY_EXACT.iter().chain(DENY_CONTAINS) {
+            let normalised: Vec<u8> = d.bytes().map(norm).collect();
+            assert_eq!(normalised, d.as_bytes(), "{d}");
+            assert!(!d.is_empty());
+        }
+    }
+
+    #[test]
+    fn automaton_and_word_by_word_agree() {
+        let fast = Redactor::default();
+        let slow = Redactor {
+            contains: None,
+            ..Redactor::default()
+        };
+        for key in [
+            "password",
+            "new_password",
+            "X-Refresh-Token",
+            "status_code",
+            "code",
+            "duration_ms",
+            "admin.email",
+            "route",
+            "user_id",
+            "MFA_secret",
+            "",
+            "cookie_jar",
+            "tenant",
+        ] {
+            assert_eq!(fast.denied(key), slow.denied(key), "{key}");
+        }
+        assert!(fast.contains.is_some());
+    }
+
+    #[test]
+    fn long_keys_are_checked_too() {
+        let r = Redactor::default();
+        let long = format!("{}_Refresh-Token", "x".repeat(80));
+        assert!(r.denied(&long));
+        assert!(!r.denied(&"x".repeat(80)));
+    }
 
     #[test]
     fn deny_list_keys() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use isms_api::metrics::ScrapeAccess;
 use isms_api::ratelimit::RateLimiter;
-use isms_api::{AppState, HttpConfig};
+use isms_api::{AppServices, AppState, HttpConfig};
 use isms_domain::ratelimit::{Quota, TierQuotas};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -26,7 +26,7 @@ const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
 
 pub fn app_router(config: &Config, services: &Services) -> axum::Router {
-    let state = AppState {
+    let state = AppState::from(AppServices {
         store_health: services.store.health(),
         // Below the request deadline, so a hung database yields 503 from
         // the probe rather than the generic timeout.
@@ -54,7 +54,7 @@ pub fn app_router(config: &Config, services: &Services) -> axum::Router {
         },
         started_at: std::time::Instant::now(),
         continuity: services.continuity.clone(),
-    };
+    });
     let http = HttpConfig {
         cors_origins: config.cors_origins.clone(),
         request_timeout: config.request_timeout,

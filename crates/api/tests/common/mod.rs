@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use isms_api::testing::TestServer;
-use isms_api::{AppState, HttpConfig};
+use isms_api::{AppServices, AppState, HttpConfig};
 use isms_domain::ports::{RepoError, StoreHealth};
 
 const HEALTHY: u8 = 0;
@@ -166,7 +166,7 @@ pub async fn real_server_with(
             metrics.clone(),
             Arc::new(continuity.clone()),
         ])));
-    let state = AppState {
+    let state = AppState::from(AppServices {
         store_health: health.clone(),
         readiness_timeout: READINESS_TIMEOUT,
         auth: services.auth,
@@ -185,7 +185,7 @@ pub async fn real_server_with(
         scrape_access: Default::default(),
         started_at: std::time::Instant::now(),
         continuity: continuity.clone(),
-    };
+    });
     let api = isms_api::build(state, cfg);
     RealServer {
         server: TestServer::spawn(api.router).await,
