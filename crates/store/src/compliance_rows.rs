@@ -1,0 +1,93 @@
+//! Rows of the compliance tables and their conversion to domain values.
+
+use chrono::{DateTime, Utc};
+use isms_domain::compliance::{
+    CheckConfig, CheckId, CheckResult, CheckStatus, OverallStatus, Score, ScoreSnapshot, Severity,
+};
+use isms_domain::ports::RepoError;
+use uuid::Uuid;
+
+fn corrupt(what: &str) -> RepoError {
+    RepoError::Internal(format!("stored {what} is invalid"))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ResultRow {
+    check_id: String,
+    severity: String,
+    status: String,
+    message: String,
+    details: String,
+    recommendation: Option<String>,
+    controls: String,
+    ran_at: DateTime<Utc>,
+}
+
+pub(crate) const RESULT_COLUMNS: &str =
+    "check_id, severity, status, message, details, recommendation, controls, ran_at";
+
+impl TryFrom<ResultRow> for CheckResult {
+    type Error = RepoError;
+    fn try_from(r: ResultRow) -> Result<Self, RepoError> {
+        Ok(CheckResult {
+            check: CheckId::parse(&r.check_id).map_err(|_| corrupt("check id"))?,
+            severity: Severity::parse(&r.severity).map_err(|_| corrupt("check severity"))?,
+            status: CheckStatus::parse(&r.status).map_err(|_| corrupt("check status"))?,
+            message: r.message,
+            details: serde_json::from_str(&r.details).map_err(|_| corrupt("check details"))?,
+            recommendation: r.recommendation,
+            controls: serde_json::from_str(&r.controls).map_err(|_| corrupt("check controls"))?,
+            ran_at: r.ran_at,
+        })
+    }
+}
+
+/// The JSON texts of a result's `details` and `controls`.
+pub(crate) fn result_json(r: &CheckResult) -> Result<(String, String), RepoError> {
+    let enc = |e: serde_json::Error| RepoError::Internal(format!("encoding a result: {e}"));
+    Ok((
+        serde_json::to_string(&r.details).map_err(enc)?,
+        serde_json::to_string(&r.controls).map_err(enc)?,
+    ))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ScoreRow {
+    id: Uuid,
+    overall_status: String,
+    score_tenths: i64,
+    critical_issues: i64,
+    warnings: i64,
+    ran_at: DateTime<Utc>,
+}
+
+pub(crate) const SCORE_COLUMNS: &str = "id, overall_status, CAST(score_tenths AS BIGINT) AS score_tenths, \
+     CAST(critical_issues AS BIGINT) AS critical_issues, CAST(warnings AS BIGINT) AS warnings, ran_at";
+
+impl TryFrom<ScoreRow> for ScoreSnapshot {
+    type Error = RepoError;
+    fn try_from(r: ScoreRow) -> Result<Self, RepoError> {
+        let count = |n: i64| u32::try_from(n).map_err(|_| corrupt("issue count"));
+        Ok(ScoreSnapshot {
+            id: r.id,
+            overall_status: OverallStatus::parse(&r.overall_status)
+                .map_err(|_| corrupt("overall status"))?,
+            score: u16::try_from(r.score_tenths)
+                .ok()
+                .and_then(Score::from_tenths)
+                .ok_or_else(|| corrupt("score"))?,
+            critical_issues: count(r.critical_issues)?,
+            warnings: count(r.warnings)?,
+            ran_at: r.ran_at,
+        })
+    }
+}
+
+pub(crate) fn config_of(text: &str) -> Result<CheckConfig, RepoError> {
+    serde_json::from_str(text).map_err(|_| corrupt("compliance configuration"))
+}
+
+pub(crate) fn config_text(config: &CheckConfig) -> Result<String, RepoError> {
+    serde_json::to_string(config)
+        .map_err(|e| RepoError::Internal(format!("encoding the configuration: {e}")))
+}
