@@ -6,6 +6,7 @@ pub mod audit;
 pub mod audit_log;
 pub mod auth;
 pub mod bootstrap;
+pub mod compliance;
 pub mod continuity;
 pub mod crypto;
 pub mod error;

@@ -1,6 +1,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod compliance;
 pub mod crypto;
 pub mod docs;
 pub mod health;

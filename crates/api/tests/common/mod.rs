@@ -133,6 +133,8 @@ pub async fn services() -> (
         keys: key_service,
         encrypted_fields: store.encrypted_fields(),
         subject_keys: store.subject_keys(),
+        compliance: store.compliance(),
+        job_leases: store.job_leases(),
     };
     let settings = isms_app::services::Settings {
         auth: settings,
@@ -175,6 +177,7 @@ pub async fn real_server_with(
         policy: services.policy,
         audit: services.audit_log,
         crypto: services.crypto,
+        compliance: services.compliance,
         limiter: isms_api::ratelimit::RateLimiter {
             store: Arc::new(isms_infra::limiter::MemoryLimiter::new()),
             quotas: Default::default(),
