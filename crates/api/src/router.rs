@@ -20,7 +20,10 @@ use utoipa_axum::routes;
 use crate::access::Access;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::routes::{alerts, audit, auth, compliance, crypto, docs, health, mfa, policy, users};
+use crate::routes::{
+    alerts, audit, auth, compliance, compliance_reports, compliance_soa, crypto, docs, health, mfa,
+    policy, users,
+};
 use crate::state::AppState;
 use crate::{context, cors};
 
@@ -241,6 +244,22 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         .add(
             Access::require(P::ComplianceWrite),
             routes!(compliance::review_bulk),
+        )
+        .add(
+            Access::require(P::ComplianceRead),
+            routes!(compliance_soa::list),
+        )
+        .add(
+            Access::require(P::ComplianceWrite),
+            routes!(compliance_soa::patch),
+        )
+        .add(
+            Access::require(P::ComplianceWrite),
+            routes!(compliance_reports::create),
+        )
+        .add(
+            Access::require(P::ComplianceRead),
+            routes!(compliance_reports::get),
         );
     let mut entries = table.entries;
     let (api_router, mut spec) = table.router.split_for_parts();

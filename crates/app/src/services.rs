@@ -108,7 +108,7 @@ impl Services {
         let audit_log = AuditLogService::new(
             trail.clone(),
             ports.audit_policies,
-            ports.alerts,
+            ports.alerts.clone(),
             ports.checkpoint_signer,
             auth.clone(),
             settings.audit_origin,
@@ -124,6 +124,7 @@ impl Services {
                 keys: ports.keys.clone(),
                 fields: ports.encrypted_fields.clone(),
                 audit_log: audit_log.clone(),
+                alerts: ports.alerts.clone(),
                 risk: None,
                 gdpr: None,
             },

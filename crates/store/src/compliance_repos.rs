@@ -194,6 +194,104 @@ macro_rules! impl_compliance_repositories {
                     Ok(())
                 })
             }
+
+            async fn soa_decisions(
+                &self,
+                tenant: isms_domain::TenantId,
+            ) -> Result<Vec<isms_domain::compliance::SoaDecision>, isms_domain::ports::RepoError>
+            {
+                let sql = format!(
+                    "SELECT {} FROM soa_decisions WHERE tenant_id = $1 ORDER BY control_id",
+                    crate::compliance_rows::SOA_COLUMNS
+                );
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query_as::<_, crate::compliance_rows::SoaRow>(sqlx::AssertSqlSafe(sql))
+                        .bind(tenant.as_uuid())
+                        .fetch_all(&mut *c)
+                        .await
+                        .map_err(crate::error::map)?
+                        .into_iter()
+                        .map(TryInto::try_into)
+                        .collect()
+                })
+            }
+
+            async fn put_soa_decision(
+                &self,
+                tenant: isms_domain::TenantId,
+                d: &isms_domain::compliance::SoaDecision,
+                at: isms_domain::time::Timestamp,
+                audit: &[isms_domain::audit::AuditRecord],
+            ) -> Result<(), isms_domain::ports::RepoError> {
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query(
+                        "INSERT INTO soa_decisions (tenant_id, control_id, applicable, justification, \
+                         status, owner_id, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (tenant_id, control_id) DO UPDATE SET \
+                         applicable = excluded.applicable, justification = excluded.justification, \
+                         status = excluded.status, owner_id = excluded.owner_id, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(&d.control_id)
+                    .bind(d.applicable)
+                    .bind(d.justification.as_deref())
+                    .bind(d.status.as_str())
+                    .bind(d.owner.map(|o| o.as_uuid()))
+                    .bind(at)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    crate::audit_append::append_audit!(c, audit)?;
+                    Ok(())
+                })
+            }
+
+            async fn insert_report(
+                &self,
+                r: &isms_domain::compliance::SignedReport,
+                audit: &[isms_domain::audit::AuditRecord],
+            ) -> Result<(), isms_domain::ports::RepoError> {
+                let text = crate::compliance_rows::report_text(r)?;
+                let tenant = r.report.tenant_id;
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query(
+                        "INSERT INTO compliance_reports (id, tenant_id, generated_at, report, \
+                         signature, key_id) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(r.report.id.as_uuid())
+                    .bind(tenant.as_uuid())
+                    .bind(r.report.generated_at)
+                    .bind(&text)
+                    .bind(&r.signature)
+                    .bind(&r.key_id)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    crate::audit_append::append_audit!(c, audit)?;
+                    Ok(())
+                })
+            }
+
+            async fn report(
+                &self,
+                tenant: isms_domain::TenantId,
+                id: isms_domain::compliance::ReportId,
+            ) -> Result<isms_domain::compliance::SignedReport, isms_domain::ports::RepoError> {
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query_as::<_, crate::compliance_rows::ReportRow>(
+                        "SELECT report, signature, key_id FROM compliance_reports \
+                         WHERE tenant_id = $1 AND id = $2",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?
+                    .ok_or(isms_domain::ports::RepoError::NotFound)?
+                    .try_into()
+                })
+            }
         }
 
         #[async_trait::async_trait]

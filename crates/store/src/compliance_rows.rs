@@ -91,3 +91,54 @@ pub(crate) fn config_text(config: &CheckConfig) -> Result<String, RepoError> {
     serde_json::to_string(config)
         .map_err(|e| RepoError::Internal(format!("encoding the configuration: {e}")))
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SoaRow {
+    control_id: String,
+    applicable: bool,
+    justification: Option<String>,
+    status: String,
+    owner_id: Option<Uuid>,
+}
+
+pub(crate) const SOA_COLUMNS: &str = "control_id, applicable, justification, status, owner_id";
+
+impl TryFrom<SoaRow> for isms_domain::compliance::SoaDecision {
+    type Error = RepoError;
+    fn try_from(r: SoaRow) -> Result<Self, RepoError> {
+        Ok(Self {
+            control_id: r.control_id,
+            applicable: r.applicable,
+            justification: r.justification,
+            status: isms_domain::compliance::ImplementationStatus::parse(&r.status)
+                .map_err(|_| corrupt("SoA status"))?,
+            owner: r.owner_id.map(Into::into),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReportRow {
+    report: String,
+    signature: String,
+    key_id: String,
+}
+
+impl TryFrom<ReportRow> for isms_domain::compliance::SignedReport {
+    type Error = RepoError;
+    fn try_from(r: ReportRow) -> Result<Self, RepoError> {
+        let report: isms_domain::compliance::ComplianceReport =
+            serde_json::from_str(&r.report).map_err(|_| corrupt("compliance report"))?;
+        Ok(Self {
+            checkpoint: report.audit_summary.checkpoint.clone(),
+            report,
+            signature: r.signature,
+            key_id: r.key_id,
+        })
+    }
+}
+
+pub(crate) fn report_text(r: &isms_domain::compliance::SignedReport) -> Result<String, RepoError> {
+    serde_json::to_string(&r.report)
+        .map_err(|e| RepoError::Internal(format!("encoding a report: {e}")))
+}

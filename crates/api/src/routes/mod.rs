@@ -2,6 +2,8 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod compliance;
+pub mod compliance_reports;
+pub mod compliance_soa;
 pub mod crypto;
 pub mod docs;
 pub mod health;

@@ -49,6 +49,7 @@ pub struct Sources {
     pub keys: Arc<dyn KeyManagement>,
     pub fields: Arc<dyn EncryptedFields>,
     pub audit_log: AuditLogService,
+    pub alerts: Arc<dyn isms_domain::ports::AlertRepository>,
     /// The risk register (absent until the risk feature provides it).
     pub risk: Option<Arc<dyn RiskReviewSource>>,
     /// The GDPR records (absent until the GDPR feature provides them).

@@ -6,8 +6,10 @@
 //! service only gathers, calls and stores.
 
 mod inputs;
+mod reports;
 mod reviews;
 mod schedule;
+mod soa;
 
 use std::sync::Arc;
 

@@ -9,7 +9,10 @@ use serde::Serialize;
 
 use super::check::{CheckId, CheckResult};
 use super::config::CheckConfig;
+use super::ids::ReportId;
+use super::report::{SignedReport, TopRisk};
 use super::rules::{GdprInput, RiskReviewInput};
+use super::soa::SoaDecision;
 use super::status::{OverallStatus, Score};
 use super::vocab::vocabulary;
 use crate::ids::{TenantId, UserId};
@@ -89,6 +92,27 @@ pub trait ComplianceRepository: Send + Sync {
         reviews: &[AccessReview],
         audit: &[crate::audit::AuditRecord],
     ) -> Result<(), RepoError>;
+
+    /// The tenant's stored SoA decisions (controls without one take the
+    /// catalogue's defaults).
+    async fn soa_decisions(&self, tenant: TenantId) -> Result<Vec<SoaDecision>, RepoError>;
+
+    async fn put_soa_decision(
+        &self,
+        tenant: TenantId,
+        decision: &SoaDecision,
+        at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
+
+    async fn insert_report(
+        &self,
+        report: &SignedReport,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
+
+    /// `NotFound` for another tenant's report.
+    async fn report(&self, tenant: TenantId, id: ReportId) -> Result<SignedReport, RepoError>;
 }
 
 /// A lease on one job × tenant × check.
@@ -118,6 +142,9 @@ pub trait RiskReviewSource: Send + Sync {
         tenant: TenantId,
         now: Timestamp,
     ) -> Result<RiskReviewInput, RepoError>;
+
+    /// Every assessed risk, for the report's risk summary.
+    async fn risks(&self, tenant: TenantId) -> Result<Vec<TopRisk>, RepoError>;
 }
 
 /// The input of `gdpr_compliance`, from the GDPR records.
