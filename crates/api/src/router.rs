@@ -21,8 +21,8 @@ use crate::access::Access;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    alerts, audit, auth, compliance, compliance_reports, compliance_soa, crypto, docs, health, mfa,
-    policy, users,
+    alerts, audit, auth, compliance, compliance_reports, compliance_soa, crypto, docs, gdpr,
+    health, mfa, policy, users,
 };
 use crate::state::AppState;
 use crate::{context, cors};
@@ -260,7 +260,10 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         .add(
             Access::require(P::ComplianceRead),
             routes!(compliance_reports::get),
-        );
+        )
+        .add(Access::require(P::ComplianceWrite), routes!(gdpr::record))
+        .add(Access::require(P::ComplianceRead), routes!(gdpr::list))
+        .add(Access::require(P::ComplianceWrite), routes!(gdpr::withdraw));
     let mut entries = table.entries;
     let (api_router, mut spec) = table.router.split_for_parts();
     crate::openapi::add_standard_error_responses(&mut spec);

@@ -27,6 +27,7 @@ pub struct AppState {
     pub audit: AuditLogService,
     pub crypto: CryptoService,
     pub compliance: ComplianceService,
+    pub gdpr: isms_app::gdpr::GdprService,
     pub limiter: RateLimiter,
     pub metrics: Arc<Metrics>,
     pub scrape_access: ScrapeAccess,

@@ -11,6 +11,7 @@ pub mod continuity;
 pub mod crypto;
 pub mod error;
 pub mod events;
+pub mod gdpr;
 pub mod lockout;
 pub mod mfa;
 pub mod policy;

@@ -44,6 +44,7 @@ pub struct Ports {
     pub subject_keys: Arc<dyn isms_domain::crypto::SubjectKeyRepository>,
     pub compliance: Arc<dyn isms_domain::compliance::ComplianceRepository>,
     pub job_leases: Arc<dyn isms_domain::compliance::JobLeases>,
+    pub consents: Arc<dyn isms_domain::compliance::ConsentRepository>,
 }
 
 /// Settings of the identity services.
@@ -70,6 +71,7 @@ pub struct Services {
     pub audit_log: AuditLogService,
     pub crypto: CryptoService,
     pub compliance: ComplianceService,
+    pub gdpr: crate::gdpr::GdprService,
 }
 
 impl Services {
@@ -130,8 +132,11 @@ impl Services {
             },
             trail.clone(),
         );
+        let gdpr =
+            crate::gdpr::GdprService::new(ports.consents, ports.users.clone(), trail.clone());
         Ok(Self {
             compliance,
+            gdpr,
             tenants: TenantService::new(ports.tenants, trail.clone()),
             policy: PolicyService::new(ports.policies, auth.clone(), trail.clone()),
             crypto: CryptoService::new(

@@ -38,6 +38,7 @@ pub fn app_router(config: &Config, services: &Services) -> axum::Router {
         audit: services.app.audit_log.clone(),
         crypto: services.app.crypto.clone(),
         compliance: services.app.compliance.clone(),
+        gdpr: services.app.gdpr.clone(),
         limiter: RateLimiter {
             store: services.limiter.clone(),
             quotas: TierQuotas {

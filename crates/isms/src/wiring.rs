@@ -140,6 +140,7 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         subject_keys: store.subject_keys(),
         compliance: store.compliance(),
         job_leases: store.job_leases(),
+        consents: store.consents(),
         events: Arc::new(
             EventBus::new()
                 .subscribe(Arc::new(LogSink))

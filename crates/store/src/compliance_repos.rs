@@ -295,6 +295,116 @@ macro_rules! impl_compliance_repositories {
         }
 
         #[async_trait::async_trait]
+        impl isms_domain::compliance::ConsentRepository for $store {
+            async fn insert_consent(
+                &self,
+                c: &isms_domain::compliance::Consent,
+                audit: &[isms_domain::audit::AuditRecord],
+            ) -> Result<(), isms_domain::ports::RepoError> {
+                let (subject_type, subject_id) = crate::compliance_rows::subject_columns(&c.subject);
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(c.tenant_id), tx => {
+                    sqlx::query(
+                        "INSERT INTO gdpr_consents (id, tenant_id, subject_type, subject_id, purpose, \
+                         lawful_basis, given_at, withdrawn_at, evidence, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(c.id.as_uuid())
+                    .bind(c.tenant_id.as_uuid())
+                    .bind(subject_type)
+                    .bind(&subject_id)
+                    .bind(&c.purpose)
+                    .bind(c.lawful_basis.as_str())
+                    .bind(c.given_at)
+                    .bind(c.withdrawn_at)
+                    .bind(&c.evidence)
+                    .bind(c.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::error::map)?;
+                    crate::audit_append::append_audit!(tx, audit)?;
+                    Ok(())
+                })
+            }
+
+            async fn consent(
+                &self,
+                tenant: isms_domain::TenantId,
+                id: isms_domain::compliance::ConsentId,
+            ) -> Result<isms_domain::compliance::Consent, isms_domain::ports::RepoError> {
+                let sql = format!(
+                    "SELECT {} FROM gdpr_consents WHERE tenant_id = $1 AND id = $2",
+                    crate::compliance_rows::CONSENT_COLUMNS
+                );
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query_as::<_, crate::compliance_rows::ConsentRow>(sqlx::AssertSqlSafe(sql))
+                        .bind(tenant.as_uuid())
+                        .bind(id.as_uuid())
+                        .fetch_optional(&mut *c)
+                        .await
+                        .map_err(crate::error::map)?
+                        .ok_or(isms_domain::ports::RepoError::NotFound)?
+                        .try_into()
+                })
+            }
+
+            async fn consents(
+                &self,
+                tenant: isms_domain::TenantId,
+                page: isms_domain::page::PageRequest,
+            ) -> Result<
+                isms_domain::page::Page<isms_domain::compliance::Consent>,
+                isms_domain::ports::RepoError,
+            > {
+                let sql = format!(
+                    "SELECT {} FROM gdpr_consents WHERE tenant_id = $1 \
+                     AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+                    crate::compliance_rows::CONSENT_COLUMNS
+                );
+                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    let rows = sqlx::query_as::<_, crate::compliance_rows::ConsentRow>(
+                        sqlx::AssertSqlSafe(sql),
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(page.after())
+                    .bind(page.fetch_limit())
+                    .fetch_all(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<Result<Vec<isms_domain::compliance::Consent>, _>>()?;
+                    Ok(isms_domain::page::Page::from_overfetch(rows, &page, |c| c.id.as_uuid()))
+                })
+            }
+
+            async fn withdraw_consent(
+                &self,
+                tenant: isms_domain::TenantId,
+                id: isms_domain::compliance::ConsentId,
+                at: isms_domain::time::Timestamp,
+                audit: &[isms_domain::audit::AuditRecord],
+            ) -> Result<(), isms_domain::ports::RepoError> {
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    let done = sqlx::query(
+                        "UPDATE gdpr_consents SET withdrawn_at = $1 \
+                         WHERE tenant_id = $2 AND id = $3 AND withdrawn_at IS NULL",
+                    )
+                    .bind(at)
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .execute(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    if done.rows_affected() == 0 {
+                        return Err(isms_domain::ports::RepoError::Conflict("consent_withdrawn"));
+                    }
+                    crate::audit_append::append_audit!(c, audit)?;
+                    Ok(())
+                })
+            }
+        }
+
+        #[async_trait::async_trait]
         impl isms_domain::compliance::JobLeases for $store {
             async fn try_acquire(
                 &self,

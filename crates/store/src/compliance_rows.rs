@@ -142,3 +142,57 @@ pub(crate) fn report_text(r: &isms_domain::compliance::SignedReport) -> Result<S
     serde_json::to_string(&r.report)
         .map_err(|e| RepoError::Internal(format!("encoding a report: {e}")))
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConsentRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    subject_type: String,
+    subject_id: String,
+    purpose: String,
+    lawful_basis: String,
+    given_at: DateTime<Utc>,
+    withdrawn_at: Option<DateTime<Utc>>,
+    evidence: String,
+    created_at: DateTime<Utc>,
+}
+
+pub(crate) const CONSENT_COLUMNS: &str = "id, tenant_id, subject_type, subject_id, purpose, \
+     lawful_basis, given_at, withdrawn_at, evidence, created_at";
+
+/// The stored type and id of a subject.
+pub(crate) fn subject_columns(s: &isms_domain::compliance::DataSubject) -> (&'static str, String) {
+    match s {
+        isms_domain::compliance::DataSubject::User(u) => ("user", u.to_string()),
+        isms_domain::compliance::DataSubject::External(id) => ("external", id.clone()),
+    }
+}
+
+impl TryFrom<ConsentRow> for isms_domain::compliance::Consent {
+    type Error = RepoError;
+    fn try_from(r: ConsentRow) -> Result<Self, RepoError> {
+        use isms_domain::compliance::DataSubject;
+        let subject = match r.subject_type.as_str() {
+            "user" => DataSubject::User(
+                r.subject_id
+                    .parse::<Uuid>()
+                    .map_err(|_| corrupt("consent subject"))?
+                    .into(),
+            ),
+            "external" => DataSubject::External(r.subject_id),
+            _ => return Err(corrupt("consent subject type")),
+        };
+        Ok(Self {
+            id: isms_domain::compliance::ConsentId::from_uuid(r.id),
+            tenant_id: r.tenant_id.into(),
+            subject,
+            purpose: r.purpose,
+            lawful_basis: isms_domain::compliance::LawfulBasis::parse(&r.lawful_basis)
+                .map_err(|_| corrupt("lawful basis"))?,
+            given_at: r.given_at,
+            withdrawn_at: r.withdrawn_at,
+            evidence: r.evidence,
+            created_at: r.created_at,
+        })
+    }
+}

@@ -230,6 +230,10 @@ impl Store {
         port!(self)
     }
 
+    pub fn consents(&self) -> Arc<dyn isms_domain::compliance::ConsentRepository> {
+        port!(self)
+    }
+
     pub fn job_leases(&self) -> Arc<dyn isms_domain::compliance::JobLeases> {
         port!(self)
     }

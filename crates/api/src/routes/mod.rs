@@ -6,6 +6,7 @@ pub mod compliance_reports;
 pub mod compliance_soa;
 pub mod crypto;
 pub mod docs;
+pub mod gdpr;
 pub mod health;
 pub mod mfa;
 pub mod policy;

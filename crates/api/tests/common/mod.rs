@@ -135,6 +135,7 @@ pub async fn services() -> (
         subject_keys: store.subject_keys(),
         compliance: store.compliance(),
         job_leases: store.job_leases(),
+        consents: store.consents(),
     };
     let settings = isms_app::services::Settings {
         auth: settings,
@@ -178,6 +179,7 @@ pub async fn real_server_with(
         audit: services.audit_log,
         crypto: services.crypto,
         compliance: services.compliance,
+        gdpr: services.gdpr,
         limiter: isms_api::ratelimit::RateLimiter {
             store: Arc::new(isms_infra::limiter::MemoryLimiter::new()),
             quotas: Default::default(),

@@ -45,8 +45,8 @@ pub use ids::{ConsentId, DsrId, ReportId};
 pub use listing::{CheckSummary, LastResult, check_summaries};
 pub use phc::{ARGON2_VERSION_13, Argon2Params, Argon2Variant, HashScheme, PhcError, parse_argon2};
 pub use ports::{
-    AccessReview, ComplianceRepository, GdprSource, JobLease, JobLeases, ReviewOutcome,
-    RiskReviewSource, ScoreSnapshot,
+    AccessReview, ComplianceRepository, ConsentRepository, GdprSource, JobLease, JobLeases,
+    ReviewOutcome, RiskReviewSource, ScoreSnapshot,
 };
 pub use report::{
     AuditSummary, ComplianceReport, DEFAULT_TOP_RISKS, FloatInCanonical, NEXT_REVIEW_DAYS,

@@ -152,3 +152,37 @@ pub trait RiskReviewSource: Send + Sync {
 pub trait GdprSource: Send + Sync {
     async fn gdpr_input(&self, tenant: TenantId, now: Timestamp) -> Result<GdprInput, RepoError>;
 }
+
+/// Consent (and other lawful-basis) records.
+#[async_trait]
+pub trait ConsentRepository: Send + Sync {
+    async fn insert_consent(
+        &self,
+        consent: &super::gdpr::Consent,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
+
+    /// `NotFound` for another tenant's record.
+    async fn consent(
+        &self,
+        tenant: TenantId,
+        id: super::ids::ConsentId,
+    ) -> Result<super::gdpr::Consent, RepoError>;
+
+    /// Oldest first.
+    async fn consents(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Page<super::gdpr::Consent>, RepoError>;
+
+    /// Sets `withdrawn_at` once; `Conflict("consent_withdrawn")` when it
+    /// was already set.
+    async fn withdraw_consent(
+        &self,
+        tenant: TenantId,
+        id: super::ids::ConsentId,
+        at: Timestamp,
+        audit: &[crate::audit::AuditRecord],
+    ) -> Result<(), RepoError>;
+}

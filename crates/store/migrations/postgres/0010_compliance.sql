@@ -81,11 +81,26 @@ CREATE TABLE job_leases (
     PRIMARY KEY (name, tenant_id, check_id)
 );
 
+CREATE TABLE gdpr_consents (
+    id            uuid PRIMARY KEY,
+    tenant_id     uuid NOT NULL REFERENCES tenants (id),
+    subject_type  text NOT NULL CHECK (subject_type IN ('user', 'external')),
+    subject_id    text NOT NULL,
+    purpose       text NOT NULL,
+    lawful_basis  text NOT NULL,
+    given_at      timestamptz NOT NULL,
+    withdrawn_at  timestamptz,
+    evidence      text NOT NULL,
+    created_at    timestamptz NOT NULL
+);
+CREATE INDEX gdpr_consents_tenant ON gdpr_consents (tenant_id, id);
+
 DO $$
 DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['compliance_results', 'compliance_scores', 'compliance_configs',
-                             'access_reviews', 'soa_decisions', 'compliance_reports', 'job_leases'] LOOP
+                             'access_reviews', 'soa_decisions', 'compliance_reports', 'job_leases',
+                             'gdpr_consents'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format(

@@ -92,3 +92,19 @@ CREATE TABLE job_leases (
     expires_at  TEXT NOT NULL,
     PRIMARY KEY (name, tenant_id, check_id)
 ) STRICT;
+
+-- GDPR consents and the other lawful bases (Art. 6(1)). The subject is a
+-- user of the tenant or an opaque external id, never an e-mail address.
+CREATE TABLE gdpr_consents (
+    id            BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    tenant_id     BLOB NOT NULL REFERENCES tenants (id),
+    subject_type  TEXT NOT NULL CHECK (subject_type IN ('user', 'external')),
+    subject_id    TEXT NOT NULL,
+    purpose       TEXT NOT NULL,
+    lawful_basis  TEXT NOT NULL,
+    given_at      TEXT NOT NULL,
+    withdrawn_at  TEXT,
+    evidence      TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+) STRICT;
+CREATE INDEX gdpr_consents_tenant ON gdpr_consents (tenant_id, id);
