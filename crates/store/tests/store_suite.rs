@@ -92,4 +92,5 @@ conformance! {
     compliance::config_round_trips_per_tenant,
     compliance::access_reviews_stamp_the_user_and_are_tenant_scoped,
     compliance::a_job_lease_has_one_holder_until_it_expires,
+    compliance::consents_round_trip_and_withdraw_once,
 }

@@ -235,3 +235,47 @@ pub async fn a_job_lease_has_one_holder_until_it_expires(cx: &Ctx) {
     );
     second.close().await;
 }
+
+pub async fn consents_round_trip_and_withdraw_once(cx: &Ctx) {
+    use isms_domain::compliance::{Consent, ConsentDraft, DataSubject, LawfulBasis};
+    let (t, u) = tenant_with_user(cx, "consent-a", "consent-a@x.example").await;
+    let other = stored_tenant(cx, "consent-b").await;
+    let repo = cx.consents();
+    let draft = |subject: DataSubject| ConsentDraft {
+        subject,
+        purpose: "newsletter".into(),
+        lawful_basis: LawfulBasis::Consent,
+        given_at: now() - Duration::days(1),
+        evidence: "form v3".into(),
+    };
+    let a = Consent::record(t.id, draft(DataSubject::User(u.id)), now()).unwrap();
+    let b = Consent::record(t.id, draft(DataSubject::external("cust-1").unwrap()), now()).unwrap();
+    repo.insert_consent(&a, &[]).await.unwrap();
+    repo.insert_consent(&b, &[]).await.unwrap();
+    assert_eq!(repo.consent(t.id, a.id).await.unwrap(), a);
+    assert_err!(repo.consent(other.id, a.id).await, RepoError::NotFound);
+    let page = repo.consents(t.id, PageRequest::first(10)).await.unwrap();
+    assert_eq!(page.items, vec![a.clone(), b.clone()]);
+    assert!(
+        repo.consents(other.id, PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    let at = now();
+    assert_err!(
+        repo.withdraw_consent(other.id, a.id, at, &[]).await,
+        RepoError::Conflict(_)
+    );
+    repo.withdraw_consent(t.id, a.id, at, &[]).await.unwrap();
+    assert_eq!(
+        repo.consent(t.id, a.id).await.unwrap().withdrawn_at,
+        Some(at)
+    );
+    assert_err!(
+        repo.withdraw_consent(t.id, a.id, at, &[]).await,
+        RepoError::Conflict("consent_withdrawn")
+    );
+}
