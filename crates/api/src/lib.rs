@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod pdf;
 pub mod ratelimit;
 pub mod request_id;
 pub mod router;

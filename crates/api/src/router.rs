@@ -21,7 +21,10 @@ use utoipa_axum::routes;
 use crate::access::Access;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::routes::{alerts, audit, auth, crypto, docs, health, mfa, policy, users};
+use crate::routes::{
+    alerts, audit, auth, compliance, compliance_reports, compliance_soa, crypto, docs, gdpr,
+    health, mfa, policy, users,
+};
 use crate::state::AppState;
 use crate::{context, cors};
 
@@ -210,7 +213,58 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         .add(Access::require(P::KeysRead), routes!(crypto::list_keys))
         .add(Access::require(P::KeysRotate), routes!(crypto::rotate))
         .add(Access::require(P::KeysRotate), routes!(crypto::rewrap))
-        .add(Access::require(P::KeysRotate), routes!(crypto::retire));
+        .add(Access::require(P::KeysRotate), routes!(crypto::retire))
+        .add(
+            Access::require(P::ComplianceRead),
+            routes!(compliance::checks),
+        )
+        .add(
+            Access::require(P::ComplianceRead),
+            routes!(compliance::status),
+        )
+        .add(
+            Access::require(P::ComplianceRead),
+            routes!(compliance::history),
+        )
+        .add(
+            Access::require(P::ComplianceWrite),
+            routes!(compliance::run),
+        )
+        .add(
+            Access::require(P::TenantAdmin),
+            routes!(compliance::get_config),
+        )
+        .add(
+            Access::require(P::TenantAdmin),
+            routes!(compliance::put_config),
+        )
+        .add(
+            Access::require(P::ComplianceWrite),
+            routes!(compliance::review_user),
+        )
+        .add(
+            Access::require(P::ComplianceWrite),
+            routes!(compliance::review_bulk),
+        )
+        .add(
+            Access::require(P::ComplianceRead),
+            routes!(compliance_soa::list),
+        )
+        .add(
+            Access::require(P::ComplianceWrite),
+            routes!(compliance_soa::patch),
+        )
+        .add(
+            Access::require(P::ComplianceWrite),
+            routes!(compliance_reports::create),
+        )
+        .add(
+            Access::require(P::ComplianceRead),
+            routes!(compliance_reports::get),
+        )
+        .add(Access::require(P::ComplianceWrite), routes!(gdpr::record))
+        .add(Access::require(P::ComplianceRead), routes!(gdpr::list))
+        .add(Access::require(P::ComplianceWrite), routes!(gdpr::withdraw));
     let mut entries = table.entries;
     let (api_router, mut spec) = table.router.split_for_parts();
     crate::openapi::add_standard_error_responses(&mut spec);

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use isms_app::audit_log::AuditLogService;
 use isms_app::auth::AuthService;
+use isms_app::compliance::ComplianceService;
 use isms_app::continuity::ContinuityService;
 use isms_app::crypto::CryptoService;
 use isms_app::mfa::MfaService;
@@ -44,6 +45,8 @@ pub struct AppServices {
     pub policy: PolicyService,
     pub audit: AuditLogService,
     pub crypto: CryptoService,
+    pub compliance: ComplianceService,
+    pub gdpr: isms_app::gdpr::GdprService,
     pub limiter: RateLimiter,
     pub metrics: Arc<Metrics>,
     pub scrape_access: ScrapeAccess,

@@ -281,6 +281,7 @@ fn action_of(kind: K) -> &'static str {
         | K::VulnerabilityUpdated
         | K::TreatmentUpdated
         | K::SoaUpdated
+        | K::ComplianceConfigChanged
         | K::RetentionPolicyChanged => "update",
         K::AssetDeleted
         | K::ThreatDeleted

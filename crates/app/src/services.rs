@@ -14,6 +14,7 @@ use crate::audit::AuditTrail;
 use crate::audit_log::AuditLogService;
 use crate::auth::{AuthDeps, AuthService, AuthSettings};
 use crate::bootstrap::BootstrapService;
+use crate::compliance::{ComplianceService, Sources};
 use crate::crypto::CryptoService;
 use crate::lockout::{Lockout, LockoutSettings};
 use crate::mfa::{MfaDeps, MfaService, SecondFactor};
@@ -41,6 +42,9 @@ pub struct Ports {
     pub keys: Arc<dyn isms_domain::crypto::KeyManagement>,
     pub encrypted_fields: Arc<dyn isms_domain::crypto::EncryptedFields>,
     pub subject_keys: Arc<dyn isms_domain::crypto::SubjectKeyRepository>,
+    pub compliance: Arc<dyn isms_domain::compliance::ComplianceRepository>,
+    pub job_leases: Arc<dyn isms_domain::compliance::JobLeases>,
+    pub consents: Arc<dyn isms_domain::compliance::ConsentRepository>,
 }
 
 /// Settings of the identity services.
@@ -66,6 +70,8 @@ pub struct Services {
     pub audit: AuditTrail,
     pub audit_log: AuditLogService,
     pub crypto: CryptoService,
+    pub compliance: ComplianceService,
+    pub gdpr: crate::gdpr::GdprService,
 }
 
 impl Services {
@@ -104,12 +110,33 @@ impl Services {
         let audit_log = AuditLogService::new(
             trail.clone(),
             ports.audit_policies,
-            ports.alerts,
+            ports.alerts.clone(),
             ports.checkpoint_signer,
             auth.clone(),
             settings.audit_origin,
         );
+        let compliance = ComplianceService::new(
+            ports.compliance,
+            ports.job_leases,
+            ports.tenants.clone(),
+            Sources {
+                users: ports.users.clone(),
+                mfa: ports.mfa.clone(),
+                policies: ports.policies.clone(),
+                keys: ports.keys.clone(),
+                fields: ports.encrypted_fields.clone(),
+                audit_log: audit_log.clone(),
+                alerts: ports.alerts.clone(),
+                risk: None,
+                gdpr: None,
+            },
+            trail.clone(),
+        );
+        let gdpr =
+            crate::gdpr::GdprService::new(ports.consents, ports.users.clone(), trail.clone());
         Ok(Self {
+            compliance,
+            gdpr,
             tenants: TenantService::new(ports.tenants, trail.clone()),
             policy: PolicyService::new(ports.policies, auth.clone(), trail.clone()),
             crypto: CryptoService::new(

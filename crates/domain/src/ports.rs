@@ -620,6 +620,12 @@ pub trait CheckpointSigner: Send + Sync {
     /// Every key that verifies stored checkpoints (current and retired):
     /// key name and public key.
     fn verifying_keys(&self) -> Vec<(String, [u8; 32])>;
+    /// Signs a compliance report with the same key (the secret never
+    /// leaves the signer).
+    fn sign_report(
+        &self,
+        report: &crate::compliance::ComplianceReport,
+    ) -> Result<crate::compliance::SignedReport, crate::compliance::ReportError>;
 }
 
 /// Sends one webhook request (HTTP POST with a JSON body).

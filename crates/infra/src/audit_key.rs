@@ -134,6 +134,13 @@ impl CheckpointSigner for AuditKeyRing {
     fn verifying_keys(&self) -> Vec<(String, [u8; 32])> {
         self.verifying.clone()
     }
+
+    fn sign_report(
+        &self,
+        report: &isms_domain::compliance::ComplianceReport,
+    ) -> Result<isms_domain::compliance::SignedReport, isms_domain::compliance::ReportError> {
+        isms_domain::compliance::sign_report(report, &self.name, &self.secret)
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,5 +1,6 @@
 //! Periodic work of a running server: signing audit checkpoints,
-//! rotating data keys that reached their age, delivering alert webhooks,
+//! rotating data keys that reached their age, running due compliance
+//! checks (once across instances, by database lease), delivering alert webhooks,
 //! flushing error-budget counts and checking the SLO signals. All are safe
 //! to run on every instance at once (the database decides: a checkpoint of
 //! a given size is stored once, a ring rotates once, an alert is scheduled
@@ -86,6 +87,22 @@ pub fn start(config: &Config, services: &Services) -> Jobs {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(rings = n, "crypto.keys_rotated"),
                     Err(e) => tracing::warn!(error = %e, "crypto.rotation_failed"),
+                }
+            }
+        },
+    ));
+    let compliance = services.app.compliance.clone();
+    tasks.push(every(
+        "compliance_checks",
+        config.compliance_scheduler_interval,
+        true,
+        move || {
+            let compliance = compliance.clone();
+            async move {
+                match compliance.run_due().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(checks = n, "compliance.checks_ran"),
+                    Err(e) => tracing::warn!(error = %e, "compliance.schedule_failed"),
                 }
             }
         },

@@ -37,6 +37,8 @@ pub fn app_router(config: &Config, services: &Services) -> axum::Router {
         policy: services.app.policy.clone(),
         audit: services.app.audit_log.clone(),
         crypto: services.app.crypto.clone(),
+        compliance: services.app.compliance.clone(),
+        gdpr: services.app.gdpr.clone(),
         limiter: RateLimiter {
             store: services.limiter.clone(),
             quotas: TierQuotas {

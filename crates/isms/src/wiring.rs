@@ -138,6 +138,9 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         keys: keys_service.clone(),
         encrypted_fields: store.encrypted_fields(),
         subject_keys: store.subject_keys(),
+        compliance: store.compliance(),
+        job_leases: store.job_leases(),
+        consents: store.consents(),
         events: Arc::new(
             EventBus::new()
                 .subscribe(Arc::new(LogSink))

@@ -5,6 +5,8 @@
 mod audit_append;
 mod audit_repos;
 mod audit_rows;
+mod compliance_repos;
+mod compliance_rows;
 mod crypto_repos;
 mod error;
 mod identity_repos;
@@ -221,6 +223,18 @@ impl Store {
     }
 
     pub fn encrypted_fields(&self) -> Arc<dyn isms_domain::crypto::EncryptedFields> {
+        port!(self)
+    }
+
+    pub fn compliance(&self) -> Arc<dyn isms_domain::compliance::ComplianceRepository> {
+        port!(self)
+    }
+
+    pub fn consents(&self) -> Arc<dyn isms_domain::compliance::ConsentRepository> {
+        port!(self)
+    }
+
+    pub fn job_leases(&self) -> Arc<dyn isms_domain::compliance::JobLeases> {
         port!(self)
     }
 

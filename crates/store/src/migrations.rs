@@ -50,6 +50,11 @@ const SQLITE: &[Source] = &[
         "drop plaintext pii",
         include_str!("../migrations/sqlite/0008_drop_plaintext_pii.sql"),
     ),
+    (
+        10,
+        "compliance",
+        include_str!("../migrations/sqlite/0010_compliance.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -92,6 +97,11 @@ const POSTGRES: &[Source] = &[
         8,
         "drop plaintext pii",
         include_str!("../migrations/postgres/0008_drop_plaintext_pii.sql"),
+    ),
+    (
+        10,
+        "compliance",
+        include_str!("../migrations/postgres/0010_compliance.sql"),
     ),
 ];
 

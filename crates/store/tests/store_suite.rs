@@ -7,6 +7,7 @@
 mod store_suite {
     pub mod audit;
     pub mod bootstrap;
+    pub mod compliance;
     pub mod crypto;
     pub mod sessions;
     pub mod signing_keys;
@@ -87,4 +88,9 @@ conformance! {
     crypto::users_are_stored_as_envelopes,
     crypto::rewrap_moves_fields_to_the_primary,
     crypto::plaintext_users_are_converted_then_dropped,
+    compliance::results_are_history_and_the_latest_is_current,
+    compliance::config_round_trips_per_tenant,
+    compliance::access_reviews_stamp_the_user_and_are_tenant_scoped,
+    compliance::a_job_lease_has_one_holder_until_it_expires,
+    compliance::consents_round_trip_and_withdraw_once,
 }

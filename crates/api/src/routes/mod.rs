@@ -1,8 +1,12 @@
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod compliance;
+pub mod compliance_reports;
+pub mod compliance_soa;
 pub mod crypto;
 pub mod docs;
+pub mod gdpr;
 pub mod health;
 pub mod mfa;
 pub mod policy;

@@ -133,6 +133,9 @@ pub async fn services() -> (
         keys: key_service,
         encrypted_fields: store.encrypted_fields(),
         subject_keys: store.subject_keys(),
+        compliance: store.compliance(),
+        job_leases: store.job_leases(),
+        consents: store.consents(),
     };
     let settings = isms_app::services::Settings {
         auth: settings,
@@ -175,6 +178,8 @@ pub async fn real_server_with(
         policy: services.policy,
         audit: services.audit_log,
         crypto: services.crypto,
+        compliance: services.compliance,
+        gdpr: services.gdpr,
         limiter: isms_api::ratelimit::RateLimiter {
             store: Arc::new(isms_infra::limiter::MemoryLimiter::new()),
             quotas: Default::default(),

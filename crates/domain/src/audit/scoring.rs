@@ -304,11 +304,14 @@ pub const ALERT_THRESHOLD: u8 = 8;
 pub fn alert_for(event_type: &str, risk: u8, flags: &[ComplianceFlag]) -> Option<AlertDraft> {
     let breach = matches!(event_type, "security_breach" | "data_breach");
     let slo = event_type == "slo_breach";
+    // Emitted only for a failed CRITICAL compliance check (the monitor's
+    // own judgement, not a risk score): always a CRITICAL alert.
+    let failed_check = event_type == "compliance_check_failed";
     let violation = flags.contains(&ComplianceFlag::Iso27001AccessViolation);
-    if risk < ALERT_THRESHOLD && !violation && !breach && !slo {
+    if risk < ALERT_THRESHOLD && !violation && !breach && !slo && !failed_check {
         return None;
     }
-    let critical = risk >= 9 || breach;
+    let critical = risk >= 9 || breach || failed_check;
     let mut required_actions = vec![
         "immediate investigation".to_owned(),
         "stakeholder notification".to_owned(),
@@ -320,6 +323,8 @@ pub fn alert_for(event_type: &str, risk: u8, flags: &[ComplianceFlag]) -> Option
     });
     let reason = if breach {
         "a reported breach".to_owned()
+    } else if failed_check {
+        "a CRITICAL compliance check failed".to_owned()
     } else if slo && risk < ALERT_THRESHOLD {
         "a breached service-level objective".to_owned()
     } else if violation && risk < ALERT_THRESHOLD {
@@ -473,6 +478,8 @@ mod tests {
             alert_for("data_breach", 1, &[]).unwrap().severity,
             AlertSeverity::Critical
         );
+        let failed = alert_for("compliance_check_failed", 1, &[]).unwrap();
+        assert_eq!(failed.severity, AlertSeverity::Critical);
         let slo = alert_for("slo_breach", 1, &[]).unwrap();
         assert_eq!(slo.severity, AlertSeverity::High);
         assert!(

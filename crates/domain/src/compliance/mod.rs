@@ -18,6 +18,7 @@ mod gdpr;
 mod ids;
 mod listing;
 mod phc;
+mod ports;
 mod report;
 pub mod rules;
 mod soa;
@@ -43,6 +44,10 @@ pub use gdpr::{
 pub use ids::{ConsentId, DsrId, ReportId};
 pub use listing::{CheckSummary, LastResult, check_summaries};
 pub use phc::{ARGON2_VERSION_13, Argon2Params, Argon2Variant, HashScheme, PhcError, parse_argon2};
+pub use ports::{
+    AccessReview, ComplianceRepository, ConsentRepository, GdprSource, JobLease, JobLeases,
+    ReviewOutcome, RiskReviewSource, ScoreSnapshot,
+};
 pub use report::{
     AuditSummary, ComplianceReport, DEFAULT_TOP_RISKS, FloatInCanonical, NEXT_REVIEW_DAYS,
     REPORT_CSV_HEADER, REPORT_PERIOD_DAYS, REPORT_SIGNATURE_CONTEXT, Recommendation,
