@@ -50,6 +50,11 @@ const SQLITE: &[Source] = &[
         "drop plaintext pii",
         include_str!("../migrations/sqlite/0008_drop_plaintext_pii.sql"),
     ),
+    (
+        9,
+        "risk register",
+        include_str!("../migrations/sqlite/0009_risk.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -92,6 +97,11 @@ const POSTGRES: &[Source] = &[
         8,
         "drop plaintext pii",
         include_str!("../migrations/postgres/0008_drop_plaintext_pii.sql"),
+    ),
+    (
+        9,
+        "risk register",
+        include_str!("../migrations/postgres/0009_risk.sql"),
     ),
 ];
 

@@ -23,6 +23,7 @@ crate::audit_repos::impl_audit_repositories!(PgStore);
 crate::pii_conversion::impl_pii_conversion!(PgStore);
 crate::crypto_repos::impl_crypto_repositories!(PgStore);
 crate::master_rewrap::impl_master_rewrap!(PgStore);
+crate::risk_repos::impl_risk_repository!(PgStore);
 
 impl PgStore {
     /// The row lock serialises appends to one log across instances.

@@ -8,6 +8,7 @@ mod store_suite {
     pub mod audit;
     pub mod bootstrap;
     pub mod crypto;
+    pub mod risk;
     pub mod sessions;
     pub mod signing_keys;
     pub mod support;
@@ -87,4 +88,8 @@ conformance! {
     crypto::users_are_stored_as_envelopes,
     crypto::rewrap_moves_fields_to_the_primary,
     crypto::plaintext_users_are_converted_then_dropped,
+    risk::risk_entities_round_trip_scoped_and_encrypted,
+    risk::exposures_are_unique_and_assessments_commit_together,
+    risk::register_treatments_and_review_input,
+    risk::the_catalogue_is_seeded_once_per_tenant,
 }
