@@ -22,7 +22,8 @@ schema or rule violations (including unknown fields) 422 `validation_failed`.",
         (name = "meta", description = "The API description itself"),
         (name = "audit", description = "The tamper-evident audit log: entries, signed checkpoints, RFC 9162 proofs, verification"),
         (name = "crypto", description = "Envelope encryption for tenant applications, and key management"),
-        (name = "alerts", description = "Security alerts raised by critical audit entries, and their webhook deliveries")
+        (name = "alerts", description = "Security alerts raised by critical audit entries, and their webhook deliveries"),
+        (name = "risk", description = "Risk management: asset inventory, threats, vulnerabilities, exposures, assessments, the register and treatments")
     )
 )]
 pub struct ApiDoc;

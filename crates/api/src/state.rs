@@ -9,6 +9,7 @@ use isms_app::continuity::ContinuityService;
 use isms_app::crypto::CryptoService;
 use isms_app::mfa::MfaService;
 use isms_app::policy::PolicyService;
+use isms_app::risk::RiskService;
 use isms_app::users::UserAdmin;
 use isms_domain::ports::StoreHealth;
 
@@ -25,6 +26,7 @@ pub struct AppState {
     pub policy: PolicyService,
     pub audit: AuditLogService,
     pub crypto: CryptoService,
+    pub risk: RiskService,
     pub limiter: RateLimiter,
     pub metrics: Arc<Metrics>,
     pub scrape_access: ScrapeAccess,

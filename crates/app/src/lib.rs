@@ -13,6 +13,7 @@ pub mod events;
 pub mod lockout;
 pub mod mfa;
 pub mod policy;
+pub mod risk;
 pub mod secrets;
 pub mod services;
 pub mod tenants;

@@ -18,6 +18,7 @@ use crate::crypto::CryptoService;
 use crate::lockout::{Lockout, LockoutSettings};
 use crate::mfa::{MfaDeps, MfaService, SecondFactor};
 use crate::policy::PolicyService;
+use crate::risk::RiskService;
 use crate::tenants::TenantService;
 use crate::users::{UserAdmin, UserService};
 
@@ -41,6 +42,7 @@ pub struct Ports {
     pub keys: Arc<dyn isms_domain::crypto::KeyManagement>,
     pub encrypted_fields: Arc<dyn isms_domain::crypto::EncryptedFields>,
     pub subject_keys: Arc<dyn isms_domain::crypto::SubjectKeyRepository>,
+    pub risks: Arc<dyn isms_domain::risk::RiskRepository>,
 }
 
 /// Settings of the identity services.
@@ -66,6 +68,7 @@ pub struct Services {
     pub audit: AuditTrail,
     pub audit_log: AuditLogService,
     pub crypto: CryptoService,
+    pub risk: RiskService,
 }
 
 impl Services {
@@ -109,7 +112,14 @@ impl Services {
             auth.clone(),
             settings.audit_origin,
         );
+        let risk = RiskService::new(
+            ports.risks,
+            ports.tenants.clone(),
+            trail.clone(),
+            auth.clone(),
+        );
         Ok(Self {
+            risk,
             tenants: TenantService::new(ports.tenants, trail.clone()),
             policy: PolicyService::new(ports.policies, auth.clone(), trail.clone()),
             crypto: CryptoService::new(

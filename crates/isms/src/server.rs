@@ -37,6 +37,7 @@ pub fn app_router(config: &Config, services: &Services) -> axum::Router {
         policy: services.app.policy.clone(),
         audit: services.app.audit_log.clone(),
         crypto: services.app.crypto.clone(),
+        risk: services.app.risk.clone(),
         limiter: RateLimiter {
             store: services.limiter.clone(),
             quotas: TierQuotas {

@@ -138,6 +138,7 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         keys: keys_service.clone(),
         encrypted_fields: store.encrypted_fields(),
         subject_keys: store.subject_keys(),
+        risks: store.risks(),
         events: Arc::new(
             EventBus::new()
                 .subscribe(Arc::new(LogSink))

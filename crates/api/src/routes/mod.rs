@@ -6,4 +6,6 @@ pub mod docs;
 pub mod health;
 pub mod mfa;
 pub mod policy;
+pub mod risk;
+pub mod risk_register;
 pub mod users;

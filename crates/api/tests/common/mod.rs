@@ -133,6 +133,7 @@ pub async fn services() -> (
         keys: key_service,
         encrypted_fields: store.encrypted_fields(),
         subject_keys: store.subject_keys(),
+        risks: store.risks(),
     };
     let settings = isms_app::services::Settings {
         auth: settings,
@@ -175,6 +176,7 @@ pub async fn real_server_with(
         policy: services.policy,
         audit: services.audit_log,
         crypto: services.crypto,
+        risk: services.risk,
         limiter: isms_api::ratelimit::RateLimiter {
             store: Arc::new(isms_infra::limiter::MemoryLimiter::new()),
             quotas: Default::default(),
