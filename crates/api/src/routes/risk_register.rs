@@ -99,7 +99,7 @@ pub async fn remove_exposure(
     params(("id" = uuid::Uuid, Path, description = "Asset id")),
     responses((status = 201, description = "The stored result", body = Object),
         (status = 404, description = "No such asset in this tenant", body = ErrorBody)))]
-pub async fn assess(
+pub async fn assess_asset(
     State(state): State<AppState>,
     Auth(who): Auth,
     Meta(meta): Meta,
@@ -124,7 +124,7 @@ pub struct PageParams {
     params(("id" = uuid::Uuid, Path, description = "Asset id"), PageParams),
     responses((status = 200, description = "One page of results", body = ItemPage<Object>),
         (status = 404, description = "No such asset in this tenant", body = ErrorBody)))]
-pub async fn assessments(
+pub async fn list_assessments(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<AssetId>,
@@ -153,7 +153,7 @@ pub struct RunView {
 /// is at or before now). The daily job does the same for every tenant.
 #[utoipa::path(post, path = "/api/v1/assessments/run", tag = "risk", security(("bearer" = [])),
     responses((status = 200, description = "How many assets were assessed, by level", body = RunView)))]
-pub async fn run(
+pub async fn run_assessments(
     State(state): State<AppState>,
     Auth(who): Auth,
     Meta(meta): Meta,
@@ -264,7 +264,7 @@ impl RiskListParams {
 /// inherent and residual score, treatment, owner and due date.
 #[utoipa::path(get, path = "/api/v1/risks", tag = "risk", security(("bearer" = [])), params(RiskListParams),
     responses((status = 200, description = "One page of the register", body = ItemPage<Object>)))]
-pub async fn list(
+pub async fn list_risks(
     State(state): State<AppState>,
     Auth(who): Auth,
     Query(p): Query<RiskListParams>,
@@ -285,7 +285,7 @@ pub async fn list(
 /// inherent cell in both).
 #[utoipa::path(get, path = "/api/v1/risks/heatmap", tag = "risk", security(("bearer" = [])), params(RiskListParams),
     responses((status = 200, description = "`{risks, inherent: {cells, out_of_range}, residual: {...}}`", body = Object)))]
-pub async fn heatmap(
+pub async fn risk_heatmap(
     State(state): State<AppState>,
     Auth(who): Auth,
     Query(p): Query<RiskListParams>,
@@ -302,7 +302,7 @@ pub async fn heatmap(
 /// are escaped against formula injection). `format=csv` is required.
 #[utoipa::path(get, path = "/api/v1/risks/export", tag = "risk", security(("bearer" = [])), params(RiskListParams),
     responses((status = 200, description = "The register", content_type = "text/csv", body = String)))]
-pub async fn export(
+pub async fn export_risks(
     State(state): State<AppState>,
     Auth(who): Auth,
     Meta(meta): Meta,
@@ -333,7 +333,7 @@ pub async fn export(
     params(("id" = uuid::Uuid, Path, description = "Risk id")),
     responses((status = 200, description = "The risk", body = Object),
         (status = 404, description = "No such risk in this tenant", body = ErrorBody)))]
-pub async fn get(
+pub async fn get_risk(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<RiskId>,
@@ -345,7 +345,7 @@ pub async fn get(
 /// new approval.
 #[utoipa::path(put, path = "/api/v1/risks/{id}/treatment", tag = "risk", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Risk id")),
-    request_body(content = Object, description = "`{option: mitigate|accept|transfer|avoid, owner, description?, planned_controls?: [\"A.8.8\"], due_date?, residual?: {impact, likelihood}}`"),
+    request_body(content = Object, description = "`{option: mitigate|accept|transfer|avoid, owner, description?, planned_controls?: [\"8.8\"], due_date?, residual?: {impact, likelihood}}`"),
     responses((status = 200, description = "The treatment", body = Object),
         (status = 404, description = "No such risk in this tenant", body = ErrorBody),
         (status = 409, description = "`conflict`: a done treatment cannot change", body = ErrorBody)))]
@@ -378,7 +378,7 @@ pub struct ApproveRequest {
     responses((status = 200, description = "The approved treatment", body = Object),
         (status = 404, description = "No such risk in this tenant", body = ErrorBody),
         (status = 409, description = "`conflict`: not awaiting approval", body = ErrorBody)))]
-pub async fn approve(
+pub async fn approve_treatment(
     State(state): State<AppState>,
     Auth(who): Auth,
     Meta(meta): Meta,
