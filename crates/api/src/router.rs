@@ -325,4 +325,6 @@ fn risk_routes(table: RouteTable) -> RouteTable {
         .add(read(), routes!(reg::get_risk))
         .add(write(), routes!(reg::put_treatment))
         .add(read(), routes!(reg::approve_treatment))
+        .add(write(), routes!(reg::start_treatment))
+        .add(write(), routes!(reg::complete_treatment))
 }

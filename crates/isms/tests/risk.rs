@@ -624,6 +624,40 @@ async fn approvals_follow_the_level_with_step_up_for_critical(backend: Backend) 
     assert_eq!(approved["status"], "approved");
     assert_eq!(approved["approvals"][0]["step_up"], true);
     assert_eq!(approved["approvals"][0]["role"], "admin");
+    // Carried out: started, then done, which sets the residual score.
+    let complete = format!("{treat}/complete");
+    assert_eq!(
+        app.post_auth(&complete, &analyst, &json!({}))
+            .await
+            .status(),
+        409
+    );
+    let start = format!("{treat}/start");
+    assert_eq!(
+        app.post_auth(&start, &viewer, &json!({})).await.status(),
+        403
+    );
+    let started = app
+        .json_ok(app.post_auth(&start, &analyst, &json!({})).await, 200)
+        .await;
+    assert_eq!(started["status"], "in_progress");
+    let done = app
+        .json_ok(app.post_auth(&complete, &analyst, &json!({})).await, 200)
+        .await;
+    assert_eq!(done["status"], "done");
+    let entry = app
+        .json_ok(
+            app.get_auth(&format!("/api/v1/risks/{crit}"), &viewer)
+                .await,
+            200,
+        )
+        .await;
+    assert_eq!(entry["residual_score"], 4);
+    assert_eq!(entry["residual_level"], "low");
+    assert_eq!(
+        app.put_auth(&treat, &analyst, &mitigate).await.status(),
+        409
+    );
 
     // Approvals are audit events with approver, time and comment.
     let res = app
@@ -644,7 +678,7 @@ async fn approvals_follow_the_level_with_step_up_for_critical(backend: Backend) 
     assert_eq!(last["details"]["approver"], admin_id.as_str());
     assert_eq!(last["details"]["step_up"], true);
     assert!(last["details"]["approved_at"].is_string());
-    assert_eq!(app.audit_count(&admin, "treatment_updated").await, 2);
+    assert_eq!(app.audit_count(&admin, "treatment_updated").await, 4);
     app.stop().await;
 }
 

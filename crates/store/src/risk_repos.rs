@@ -194,6 +194,115 @@ macro_rules! impl_risk_repository {
                     .collect())
             }
 
+            /// Asset descriptions by classification and key version, for the
+            /// encrypted-field inventory (a key version still sealing one
+            /// cannot be retired).
+            pub(crate) async fn asset_description_inventory(
+                &self,
+                tenant: isms_domain::TenantId,
+            ) -> Result<Vec<isms_domain::crypto::FieldInventory>, isms_domain::ports::RepoError> {
+                let rows: Vec<(String, i64, i64)> =
+                    crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                        sqlx::query_as(
+                            "SELECT coalesce(classification, 'internal'), description_key_version, COUNT(*) \
+                             FROM assets WHERE tenant_id = $1 GROUP BY 1, 2 ORDER BY 1, 2",
+                        )
+                        .bind(tenant.as_uuid())
+                        .fetch_all(&mut *c)
+                        .await
+                        .map_err(crate::error::map)
+                    })?;
+                let mut out: Vec<isms_domain::crypto::FieldInventory> = Vec::new();
+                for (class, version, n) in rows {
+                    let classification = isms_domain::crypto::Classification::parse(&class)
+                        .map_err(|_| crate::risk_rows::corrupt("classification"))?;
+                    let entry = (
+                        u32::try_from(version).unwrap_or(0),
+                        u64::try_from(n).unwrap_or(0),
+                    );
+                    match out.iter_mut().find(|f| f.classification == classification) {
+                        Some(f) => f.by_version.push(entry),
+                        None => out.push(isms_domain::crypto::FieldInventory {
+                            table: "assets".into(),
+                            column: "description".into(),
+                            classification,
+                            plaintext: 0,
+                            by_version: vec![entry],
+                        }),
+                    }
+                }
+                Ok(out)
+            }
+
+            /// Reseals up to `limit` asset descriptions of `classification`
+            /// still under an older key version with the primary one.
+            pub(crate) async fn rewrap_asset_descriptions(
+                &self,
+                tenant: isms_domain::TenantId,
+                classification: isms_domain::crypto::Classification,
+                limit: u32,
+            ) -> Result<u32, isms_domain::ports::RepoError> {
+                let class = classification.as_str();
+                // Without such assets, asking for the primary version
+                // would create a key ring nobody needs.
+                let any: i64 = crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM assets WHERE tenant_id = $1 \
+                         AND coalesce(classification, 'internal') = $2",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(class)
+                    .fetch_one(&mut *c)
+                    .await
+                    .map_err(crate::error::map)
+                })?;
+                if any == 0 {
+                    return Ok(0);
+                }
+                let crypto = self.crypto.get()?.clone();
+                let primary = crypto
+                    .primary_version(tenant, classification)
+                    .await
+                    .map_err(crate::pii::crypto_error)?;
+                let rows = crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query_as::<_, crate::risk_rows::AssetRow>(concat!(
+                        "SELECT ",
+                        crate::risk_rows::asset_columns!(""),
+                        " FROM assets WHERE tenant_id = $1 AND coalesce(classification, 'internal') = $2 \
+                          AND description_key_version < $3 ORDER BY id LIMIT $4"
+                    ))
+                    .bind(tenant.as_uuid())
+                    .bind(class)
+                    .bind(i64::from(primary))
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *c)
+                    .await
+                    .map_err(crate::error::map)
+                })?;
+                let assets = self.open_assets(rows).await?;
+                let mut sealed = Vec::with_capacity(assets.len());
+                for a in &assets {
+                    sealed.push((a.id, crate::risk_rows::seal_description(crypto.as_ref(), a).await?));
+                }
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    for (id, (enc, version)) in &sealed {
+                        sqlx::query(
+                            "UPDATE assets SET description_enc = $3, description_key_version = $4 \
+                             WHERE tenant_id = $1 AND id = $2",
+                        )
+                        .bind(tenant.as_uuid())
+                        .bind(id.as_uuid())
+                        .bind(enc)
+                        .bind(*version)
+                        .execute(&mut *c)
+                        .await
+                        .map_err(crate::error::map)?;
+                    }
+                    Ok(())
+                })?;
+                Ok(u32::try_from(sealed.len()).unwrap_or(u32::MAX))
+            }
+
             async fn register_query(
                 &self,
                 tenant: isms_domain::TenantId,

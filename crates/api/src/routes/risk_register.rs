@@ -6,8 +6,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use isms_domain::UserId;
 use isms_domain::risk::{
-    AssetId, RegisterEntry, RiskFilter, RiskId, RiskLevel, ThreatId, TreatmentDraft,
-    TreatmentStatus, VulnerabilityId,
+    AssetId, RegisterEntry, RiskFilter, RiskId, RiskLevel, ThreatId, TreatmentAction,
+    TreatmentDraft, TreatmentStatus, VulnerabilityId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -389,6 +389,47 @@ pub async fn approve_treatment(
         state
             .risk
             .approve_treatment(&who, id, req.comment.as_deref(), &meta)
+            .await?,
+    ))
+}
+
+/// Start an approved treatment (status `in_progress`; analyst+).
+#[utoipa::path(post, path = "/api/v1/risks/{id}/treatment/start", tag = "risk", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Risk id")),
+    responses((status = 200, description = "The treatment", body = Object),
+        (status = 404, description = "No such risk in this tenant", body = ErrorBody),
+        (status = 409, description = "`conflict`: not approved", body = ErrorBody)))]
+pub async fn start_treatment(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Meta(meta): Meta,
+    Path(id): Path<RiskId>,
+) -> ApiResult<Json<isms_domain::risk::Treatment>> {
+    Ok(Json(
+        state
+            .risk
+            .advance_treatment(&who, id, TreatmentAction::Start, &meta)
+            .await?,
+    ))
+}
+
+/// Complete an in-progress treatment (status `done`): the risk takes the
+/// treatment's residual score (analyst+).
+#[utoipa::path(post, path = "/api/v1/risks/{id}/treatment/complete", tag = "risk", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Risk id")),
+    responses((status = 200, description = "The treatment", body = Object),
+        (status = 404, description = "No such risk in this tenant", body = ErrorBody),
+        (status = 409, description = "`conflict`: not in progress", body = ErrorBody)))]
+pub async fn complete_treatment(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Meta(meta): Meta,
+    Path(id): Path<RiskId>,
+) -> ApiResult<Json<isms_domain::risk::Treatment>> {
+    Ok(Json(
+        state
+            .risk
+            .advance_treatment(&who, id, TreatmentAction::Complete, &meta)
             .await?,
     ))
 }

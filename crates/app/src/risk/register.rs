@@ -7,7 +7,7 @@ use isms_domain::principal::Principal;
 use isms_domain::rbac::Permission;
 use isms_domain::risk::{
     ApprovalDenied, Approver, Heatmap, RegisterEntry, RegisterRow, RiskFilter, RiskId, Treatment,
-    TreatmentDraft, TreatmentError, TreatmentStatus, heatmap, register_csv,
+    TreatmentAction, TreatmentDraft, TreatmentError, TreatmentStatus, heatmap, register_csv,
 };
 use isms_domain::time::now;
 
@@ -219,6 +219,66 @@ impl RiskService {
                 "revision": treatment.revision,
                 "approved_at": at,
                 "comment": comment,
+            }),
+        );
+        let repo = self.repo();
+        let risk_ref = risk_changed.then_some(&risk);
+        self.inner
+            .audit
+            .change(vec![event], async |audit| {
+                repo.save_treatment(&treatment, risk_ref, audit).await
+            })
+            .await?;
+        Ok(treatment)
+    }
+}
+
+impl RiskService {
+    /// Moves an approved treatment to `in_progress` (`Start`) or an
+    /// in-progress one to `done` (`Complete`), which sets the risk's
+    /// residual score.
+    pub async fn advance_treatment(
+        &self,
+        who: &Principal,
+        id: RiskId,
+        action: TreatmentAction,
+        meta: &RequestMeta,
+    ) -> Result<Treatment, AppError> {
+        who.require(Permission::AssetsWrite)?;
+        let entry = self.repo().get_risk(who.tenant_id, id).await?;
+        let mut treatment = entry.treatment.ok_or_else(|| {
+            AppError::validation("treatment", "missing", "the risk has no treatment")
+        })?;
+        let at = now();
+        let mut risk = entry.risk;
+        let risk_changed = match action {
+            TreatmentAction::Start => {
+                treatment.start(at).map_err(treatment_error)?;
+                false
+            }
+            TreatmentAction::Complete => {
+                treatment.complete(at).map_err(treatment_error)?;
+                risk.record_treatment(&treatment, at).map_err(invalid)?;
+                true
+            }
+            TreatmentAction::Approve | TreatmentAction::Revise => {
+                return Err(AppError::validation(
+                    "action",
+                    "invalid",
+                    "only start and complete advance a treatment",
+                ));
+            }
+        };
+        let event = Self::event(
+            K::TreatmentUpdated,
+            who,
+            meta,
+            "risk",
+            id,
+            serde_json::json!({
+                "treatment_id": treatment.id.to_string(),
+                "action": action.as_str(),
+                "status": treatment.status.as_str(),
             }),
         );
         let repo = self.repo();

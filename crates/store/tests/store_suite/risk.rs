@@ -113,6 +113,23 @@ pub async fn risk_entities_round_trip_scoped_and_encrypted(cx: &Ctx) {
     assert!(stored[0].starts_with("isms:v1:"), "{}", stored[0]);
     assert!(!stored[0].contains("secret"));
 
+    // The key sealing it is in the encrypted-field inventory, so it cannot
+    // be retired while in use; everything is under the primary already.
+    let inventory = cx.encrypted_fields().inventory(t.id).await.unwrap();
+    let field = inventory
+        .iter()
+        .find(|f| f.table == "assets" && f.column == "description")
+        .unwrap();
+    assert_eq!(field.classification, Classification::Confidential);
+    assert_eq!(field.by_version, vec![(1, 1)]);
+    assert_eq!(
+        cx.encrypted_fields()
+            .rewrap(t.id, Classification::Confidential, 10)
+            .await
+            .unwrap(),
+        0
+    );
+
     // Reclassified, it is resealed and still reads back.
     let mut d = asset_draft("CRM database", 4);
     d.classification = Some(Classification::Restricted);
