@@ -24,7 +24,8 @@ schema or rule violations (including unknown fields) 422 `validation_failed`.",
         (name = "crypto", description = "Envelope encryption for tenant applications, and key management"),
         (name = "compliance", description = "The compliance monitor: automated checks, status and score, history, access reviews"),
         (name = "gdpr", description = "GDPR records: consents and other lawful bases"),
-        (name = "alerts", description = "Security alerts raised by critical audit entries, and their webhook deliveries")
+        (name = "alerts", description = "Security alerts raised by critical audit entries, and their webhook deliveries"),
+        (name = "risk", description = "Risk management: asset inventory, threats, vulnerabilities, exposures, assessments, the register and treatments")
     )
 )]
 pub struct ApiDoc;

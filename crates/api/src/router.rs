@@ -265,6 +265,7 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         .add(Access::require(P::ComplianceWrite), routes!(gdpr::record))
         .add(Access::require(P::ComplianceRead), routes!(gdpr::list))
         .add(Access::require(P::ComplianceWrite), routes!(gdpr::withdraw));
+    let table = risk_routes(table);
     let mut entries = table.entries;
     let (api_router, mut spec) = table.router.split_for_parts();
     crate::openapi::add_standard_error_responses(&mut spec);
@@ -349,4 +350,43 @@ async fn tag_route(req: Request, next: Next) -> Response {
         res.extensions_mut().insert(m);
     }
     res
+}
+
+/// The risk-management routes: viewers read, analysts write and assess;
+/// approval is open to readers because the level of the risk decides who
+/// may approve (checked by the service).
+fn risk_routes(table: RouteTable) -> RouteTable {
+    use crate::routes::{risk as r, risk_register as reg};
+    use isms_domain::rbac::Permission as P;
+    let read = || Access::require(P::AssetsRead);
+    let write = || Access::require(P::AssetsWrite);
+    table
+        .add(write(), routes!(r::create_asset))
+        .add(read(), routes!(r::list_assets))
+        .add(read(), routes!(r::get_asset))
+        .add(write(), routes!(r::replace_asset))
+        .add(write(), routes!(r::delete_asset))
+        .add(write(), routes!(r::create_threat))
+        .add(read(), routes!(r::list_threats))
+        .add(read(), routes!(r::get_threat))
+        .add(write(), routes!(r::replace_threat))
+        .add(write(), routes!(r::delete_threat))
+        .add(write(), routes!(r::create_vulnerability))
+        .add(read(), routes!(r::list_vulnerabilities))
+        .add(read(), routes!(r::get_vulnerability))
+        .add(write(), routes!(r::replace_vulnerability))
+        .add(write(), routes!(r::delete_vulnerability))
+        .add(write(), routes!(reg::add_exposure))
+        .add(write(), routes!(reg::remove_exposure))
+        .add(write(), routes!(reg::assess_asset))
+        .add(read(), routes!(reg::list_assessments))
+        .add(write(), routes!(reg::run_assessments))
+        .add(read(), routes!(reg::list_risks))
+        .add(read(), routes!(reg::risk_heatmap))
+        .add(write(), routes!(reg::export_risks))
+        .add(read(), routes!(reg::get_risk))
+        .add(write(), routes!(reg::put_treatment))
+        .add(read(), routes!(reg::approve_treatment))
+        .add(write(), routes!(reg::start_treatment))
+        .add(write(), routes!(reg::complete_treatment))
 }

@@ -10,6 +10,7 @@ use isms_app::continuity::ContinuityService;
 use isms_app::crypto::CryptoService;
 use isms_app::mfa::MfaService;
 use isms_app::policy::PolicyService;
+use isms_app::risk::RiskService;
 use isms_app::users::UserAdmin;
 use isms_domain::ports::StoreHealth;
 
@@ -47,6 +48,7 @@ pub struct AppServices {
     pub crypto: CryptoService,
     pub compliance: ComplianceService,
     pub gdpr: isms_app::gdpr::GdprService,
+    pub risk: RiskService,
     pub limiter: RateLimiter,
     pub metrics: Arc<Metrics>,
     pub scrape_access: ScrapeAccess,

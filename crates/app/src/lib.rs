@@ -15,6 +15,7 @@ pub mod gdpr;
 pub mod lockout;
 pub mod mfa;
 pub mod policy;
+pub mod risk;
 pub mod secrets;
 pub mod services;
 pub mod tenants;

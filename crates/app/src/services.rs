@@ -19,6 +19,7 @@ use crate::crypto::CryptoService;
 use crate::lockout::{Lockout, LockoutSettings};
 use crate::mfa::{MfaDeps, MfaService, SecondFactor};
 use crate::policy::PolicyService;
+use crate::risk::RiskService;
 use crate::tenants::TenantService;
 use crate::users::{UserAdmin, UserService};
 
@@ -45,6 +46,7 @@ pub struct Ports {
     pub compliance: Arc<dyn isms_domain::compliance::ComplianceRepository>,
     pub job_leases: Arc<dyn isms_domain::compliance::JobLeases>,
     pub consents: Arc<dyn isms_domain::compliance::ConsentRepository>,
+    pub risks: Arc<dyn isms_domain::risk::RiskRepository>,
 }
 
 /// Settings of the identity services.
@@ -72,6 +74,7 @@ pub struct Services {
     pub crypto: CryptoService,
     pub compliance: ComplianceService,
     pub gdpr: crate::gdpr::GdprService,
+    pub risk: RiskService,
 }
 
 impl Services {
@@ -115,6 +118,12 @@ impl Services {
             auth.clone(),
             settings.audit_origin,
         );
+        let risk = RiskService::new(
+            ports.risks.clone(),
+            ports.tenants.clone(),
+            trail.clone(),
+            auth.clone(),
+        );
         let compliance = ComplianceService::new(
             ports.compliance,
             ports.job_leases,
@@ -127,7 +136,7 @@ impl Services {
                 fields: ports.encrypted_fields.clone(),
                 audit_log: audit_log.clone(),
                 alerts: ports.alerts.clone(),
-                risk: None,
+                risk: Some(Arc::new(crate::risk::RegisterReview::new(ports.risks))),
                 gdpr: None,
             },
             trail.clone(),
@@ -137,6 +146,7 @@ impl Services {
         Ok(Self {
             compliance,
             gdpr,
+            risk,
             tenants: TenantService::new(ports.tenants, trail.clone()),
             policy: PolicyService::new(ports.policies, auth.clone(), trail.clone()),
             crypto: CryptoService::new(

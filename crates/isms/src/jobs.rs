@@ -20,6 +20,8 @@ use crate::wiring::Services;
 const TICK: Duration = Duration::from_secs(1);
 /// How often rings are checked for their rotation age.
 const KEY_ROTATION_CHECK: Duration = Duration::from_secs(3600);
+/// How often due risk assessments are run (daily; the first run is at start).
+const RISK_ASSESSMENT_RUN: Duration = Duration::from_secs(86_400);
 
 pub struct Jobs {
     tasks: Vec<JoinHandle<()>>,
@@ -133,6 +135,26 @@ pub fn start(config: &Config, services: &Services) -> Jobs {
             async move {
                 if let Err(e) = continuity.check_breaches().await {
                     tracing::warn!(error = %e, "slo.check_failed");
+                }
+            }
+        },
+    ));
+    let risk = services.app.risk.clone();
+    tasks.push(every(
+        "risk_assessment",
+        RISK_ASSESSMENT_RUN,
+        false,
+        move || {
+            let risk = risk.clone();
+            async move {
+                match risk.run_due_all().await {
+                    Ok(s) if s.assessed == 0 => {}
+                    Ok(s) => tracing::info!(
+                        assessed = s.assessed,
+                        critical = s.critical,
+                        "risk.assessments_run"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "risk.assessment_run_failed"),
                 }
             }
         },

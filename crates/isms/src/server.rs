@@ -39,6 +39,7 @@ pub fn app_router(config: &Config, services: &Services) -> axum::Router {
         crypto: services.app.crypto.clone(),
         compliance: services.app.compliance.clone(),
         gdpr: services.app.gdpr.clone(),
+        risk: services.app.risk.clone(),
         limiter: RateLimiter {
             store: services.limiter.clone(),
             quotas: TierQuotas {

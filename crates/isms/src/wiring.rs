@@ -141,6 +141,7 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         compliance: store.compliance(),
         job_leases: store.job_leases(),
         consents: store.consents(),
+        risks: store.risks(),
         events: Arc::new(
             EventBus::new()
                 .subscribe(Arc::new(LogSink))

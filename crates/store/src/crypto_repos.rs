@@ -488,7 +488,7 @@ macro_rules! impl_crypto_repositories {
                 &self,
                 tenant: isms_domain::TenantId,
             ) -> Result<Vec<isms_domain::crypto::FieldInventory>, isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                let mut out = crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
                     let mut out = Vec::new();
                     for (column, enc, ver) in [
                         ("email", "email_enc", "email_key_version"),
@@ -526,7 +526,9 @@ macro_rules! impl_crypto_repositories {
                         });
                     }
                     Ok(out)
-                })
+                })?;
+                out.extend(self.asset_description_inventory(tenant).await?);
+                Ok(out)
             }
 
             async fn rewrap(
@@ -535,9 +537,13 @@ macro_rules! impl_crypto_repositories {
                 classification: isms_domain::crypto::Classification,
                 limit: u32,
             ) -> Result<u32, isms_domain::ports::RepoError> {
-                if classification != crate::pii::USER_PII {
-                    return Ok(0);
+                let assets = self
+                    .rewrap_asset_descriptions(tenant, classification, limit)
+                    .await?;
+                if classification != crate::pii::USER_PII || assets >= limit {
+                    return Ok(assets);
                 }
+                let limit = limit - assets;
                 let crypto = self.crypto.get()?.clone();
                 let primary = crypto
                     .primary_version(tenant, classification)
@@ -563,7 +569,7 @@ macro_rules! impl_crypto_repositories {
                 for u in &users {
                     sealed.push((u.id, crate::pii::seal_user(crypto.as_ref(), u).await?));
                 }
-                let mut done = 0u32;
+                let mut done = assets;
                 crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
                     for (id, s) in &sealed {
                         sqlx::query(

@@ -9,6 +9,7 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("users.email", "email"),
     ("tenants_name_key_live", "tenant_name"),
     ("tenants.name_key", "tenant_name"),
+    ("risks_exposure_live", "exposure"),
 ];
 
 pub(crate) fn map(err: sqlx::Error) -> RepoError {

@@ -19,6 +19,8 @@ mod pii;
 mod pii_conversion;
 mod postgres;
 mod repos;
+mod risk_repos;
+mod risk_rows;
 mod rows;
 mod scope;
 mod sqlite;
@@ -223,6 +225,10 @@ impl Store {
     }
 
     pub fn encrypted_fields(&self) -> Arc<dyn isms_domain::crypto::EncryptedFields> {
+        port!(self)
+    }
+
+    pub fn risks(&self) -> Arc<dyn isms_domain::risk::RiskRepository> {
         port!(self)
     }
 

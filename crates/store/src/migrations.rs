@@ -51,6 +51,11 @@ const SQLITE: &[Source] = &[
         include_str!("../migrations/sqlite/0008_drop_plaintext_pii.sql"),
     ),
     (
+        9,
+        "risk register",
+        include_str!("../migrations/sqlite/0009_risk.sql"),
+    ),
+    (
         10,
         "compliance",
         include_str!("../migrations/sqlite/0010_compliance.sql"),
@@ -97,6 +102,11 @@ const POSTGRES: &[Source] = &[
         8,
         "drop plaintext pii",
         include_str!("../migrations/postgres/0008_drop_plaintext_pii.sql"),
+    ),
+    (
+        9,
+        "risk register",
+        include_str!("../migrations/postgres/0009_risk.sql"),
     ),
     (
         10,

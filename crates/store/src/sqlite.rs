@@ -24,6 +24,7 @@ crate::pii_conversion::impl_pii_conversion!(SqliteStore);
 crate::crypto_repos::impl_crypto_repositories!(SqliteStore);
 crate::master_rewrap::impl_master_rewrap!(SqliteStore);
 crate::compliance_repos::impl_compliance_repositories!(SqliteStore);
+crate::risk_repos::impl_risk_repository!(SqliteStore);
 
 impl SqliteStore {
     /// The transaction holds SQLite's write lock from `BEGIN IMMEDIATE`, so

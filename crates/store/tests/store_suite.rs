@@ -9,6 +9,7 @@ mod store_suite {
     pub mod bootstrap;
     pub mod compliance;
     pub mod crypto;
+    pub mod risk;
     pub mod sessions;
     pub mod signing_keys;
     pub mod support;
@@ -93,4 +94,8 @@ conformance! {
     compliance::access_reviews_stamp_the_user_and_are_tenant_scoped,
     compliance::a_job_lease_has_one_holder_until_it_expires,
     compliance::consents_round_trip_and_withdraw_once,
+    risk::risk_entities_round_trip_scoped_and_encrypted,
+    risk::exposures_are_unique_and_assessments_commit_together,
+    risk::register_treatments_and_review_input,
+    risk::the_catalogue_is_seeded_once_per_tenant,
 }

@@ -10,4 +10,6 @@ pub mod gdpr;
 pub mod health;
 pub mod mfa;
 pub mod policy;
+pub mod risk;
+pub mod risk_register;
 pub mod users;

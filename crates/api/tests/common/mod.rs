@@ -136,6 +136,7 @@ pub async fn services() -> (
         compliance: store.compliance(),
         job_leases: store.job_leases(),
         consents: store.consents(),
+        risks: store.risks(),
     };
     let settings = isms_app::services::Settings {
         auth: settings,
@@ -180,6 +181,7 @@ pub async fn real_server_with(
         crypto: services.crypto,
         compliance: services.compliance,
         gdpr: services.gdpr,
+        risk: services.risk,
         limiter: isms_api::ratelimit::RateLimiter {
             store: Arc::new(isms_infra::limiter::MemoryLimiter::new()),
             quotas: Default::default(),

@@ -25,6 +25,7 @@ mod heatmap;
 mod ids;
 mod level;
 mod likelihood;
+mod ports;
 mod rating;
 mod score;
 mod text;
@@ -58,6 +59,10 @@ pub use heatmap::{Heatmap, HeatmapGrid, heatmap};
 pub use ids::{AssessmentId, AssetId, RiskId, ThreatId, TreatmentId, VulnerabilityId};
 pub use level::{PerLevel, RiskLevel};
 pub use likelihood::Likelihood;
+pub use ports::{
+    AssessmentInput, AssessmentWrite, AssetFilter, AssetSchedule, ExposurePair, RegisterEntry,
+    RiskFilter, RiskRepository, Sort, SortField, ThreatFilter, VulnerabilityFilter,
+};
 pub use rating::{BusinessValue, Rating};
 pub use score::PairScore;
 pub use text::{

@@ -1,0 +1,147 @@
+//! Risk management on behalf of a caller: the inventory and catalogues
+//! (`entities.rs`), exposures and assessments (`assess.rs`), the register
+//! and treatments (`register.rs`). Permissions are checked here as well as
+//! at the route; every change is written with its audit records in one
+//! transaction. The engine and every rule live in `isms_domain::risk`.
+
+mod assess;
+mod entities;
+mod register;
+mod review_source;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use isms_domain::TenantId;
+use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
+use isms_domain::ports::TenantRepository;
+use isms_domain::principal::Principal;
+use isms_domain::risk::{RiskMatrixConfig, RiskRepository, ValidationError};
+
+use crate::AppError;
+use crate::audit::AuditTrail;
+use crate::auth::AuthService;
+
+pub use assess::RunSummary;
+pub use register::{RiskHeatmap, TreatmentRequest};
+pub use review_source::RegisterReview;
+
+#[derive(Clone)]
+pub struct RiskService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    repo: Arc<dyn RiskRepository>,
+    tenants: Arc<dyn TenantRepository>,
+    audit: AuditTrail,
+    auth: AuthService,
+    /// The matrix every tenant is assessed on (the 4 × 5 default; see
+    /// `docs/risk-engine.md`).
+    config: RiskMatrixConfig,
+    /// Tenants whose default threat catalogue is known to be seeded, so
+    /// the check costs one database round trip per tenant and process.
+    seeded: Mutex<HashSet<TenantId>>,
+}
+
+pub(crate) fn invalid(e: ValidationError) -> AppError {
+    AppError::validation(e.field, "invalid", e.to_string())
+}
+
+impl RiskService {
+    pub fn new(
+        repo: Arc<dyn RiskRepository>,
+        tenants: Arc<dyn TenantRepository>,
+        audit: AuditTrail,
+        auth: AuthService,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                repo,
+                tenants,
+                audit,
+                auth,
+                config: RiskMatrixConfig::default(),
+                seeded: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &RiskMatrixConfig {
+        &self.inner.config
+    }
+
+    fn repo(&self) -> &dyn RiskRepository {
+        self.inner.repo.as_ref()
+    }
+
+    fn event(
+        kind: K,
+        who: &Principal,
+        meta: &RequestMeta,
+        resource_type: &str,
+        resource_id: impl ToString,
+        extra: serde_json::Value,
+    ) -> SecurityEvent {
+        let mut details = serde_json::json!({
+            "resource_type": resource_type,
+            "resource_id": resource_id.to_string(),
+        });
+        if let (Some(d), Some(e)) = (details.as_object_mut(), extra.as_object()) {
+            d.extend(e.clone());
+        }
+        SecurityEvent::new(kind, Outcome::Success, meta)
+            .tenant(who.tenant_id)
+            .actor(who.user_id)
+            .session(who.session_id)
+            .details(details)
+    }
+
+    /// Seeds the tenant's default threat catalogue on first use. Lazy
+    /// seeding covers new and existing tenants alike, without a hook in
+    /// tenant creation or a data migration; the store makes it happen once
+    /// even across instances.
+    async fn ensure_seeded(&self, tenant: TenantId) -> Result<(), AppError> {
+        if self.is_seeded(tenant) {
+            return Ok(());
+        }
+        let now = isms_domain::time::now();
+        let threats: Vec<_> = isms_domain::risk::default_threat_catalogue()
+            .iter()
+            .map(|t| t.instantiate(tenant, now))
+            .collect();
+        let event = SecurityEvent::new(K::ThreatCreated, Outcome::Success, &RequestMeta::default())
+            .tenant(tenant)
+            .details(serde_json::json!({
+                "resource_type": "threat_catalogue",
+                "resource_id": tenant.to_string(),
+                "catalogue": "default",
+                "threats": threats.len(),
+            }));
+        let records = self
+            .inner
+            .audit
+            .prepare(std::slice::from_ref(&event))
+            .await?;
+        let seeded = self
+            .repo()
+            .seed_catalogue(tenant, &threats, &records)
+            .await?;
+        if seeded {
+            self.inner.audit.committed(vec![event]);
+            tracing::info!(tenant_id = %tenant, threats = threats.len(), "risk.catalogue_seeded");
+        }
+        if let Ok(mut s) = self.inner.seeded.lock() {
+            s.insert(tenant);
+        }
+        Ok(())
+    }
+
+    fn is_seeded(&self, tenant: TenantId) -> bool {
+        self.inner
+            .seeded
+            .lock()
+            .map(|s| s.contains(&tenant))
+            .unwrap_or(false)
+    }
+}
