@@ -29,6 +29,7 @@ on_both_backends!(
     reviews_are_recorded_all_or_nothing,
     configuration_round_trips_and_applies,
     a_due_check_runs_once_across_two_instances,
+    risk_review_fails_on_an_untreated_critical_risk,
 );
 
 async fn start(backend: Backend) -> Option<TestApp> {
@@ -169,6 +170,58 @@ fn expected_tenths(items: &BTreeMap<String, Value>) -> (i64, i64, i64) {
     )
 }
 
+async fn risk_review_fails_on_an_untreated_critical_risk(backend: Backend) {
+    let Some(app) = start(backend).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let created = |path: &'static str, body: Value| {
+        let app = &app;
+        let token = admin.access.clone();
+        async move {
+            let res = app.post_auth(path, &token, &body).await;
+            json_of(res, 201).await["id"].as_str().unwrap().to_owned()
+        }
+    };
+    // The pinned case of the risk engine: 4 × 5 = 20, CRITICAL.
+    let asset = created(
+        "/api/v1/assets",
+        json!({"name": "customer database", "asset_type": "information",
+               "classification": "restricted", "confidentiality": 4, "integrity": 2,
+               "availability": 2, "business_value": 4}),
+    )
+    .await;
+    let threat = created(
+        "/api/v1/threats",
+        json!({"name": "data theft", "category": "deliberate",
+               "targets": ["confidentiality"], "base_likelihood": "almost_certain"}),
+    )
+    .await;
+    let vulnerability = created(
+        "/api/v1/vulnerabilities",
+        json!({"name": "unpatched database", "severity": "critical",
+               "discovered_at": chrono::Utc::now().to_rfc3339()}),
+    )
+    .await;
+    let res = app
+        .post_auth(
+            &format!("/api/v1/assets/{asset}/exposures"),
+            &admin.access,
+            &json!({"threat_id": threat, "vulnerability_id": vulnerability}),
+        )
+        .await;
+    json_of(res, 201).await;
+
+    run(&app, &admin.access).await;
+    let items = checks(&app, &admin.access).await;
+    let result = &items["risk_review"]["last_result"];
+    assert_eq!(status_of(result), "FAILED", "{result}");
+    assert!(
+        result["message"].as_str().unwrap().contains("1 CRITICAL"),
+        "{result}"
+    );
+}
+
 async fn a_run_reports_every_check_and_the_status_matches(backend: Backend) {
     let Some(app) = start(backend).await else {
         return;
@@ -221,16 +274,10 @@ async fn a_run_reports_every_check_and_the_status_matches(backend: Backend) {
         items["encryption_compliance"]["controls"],
         json!(["8.24", "5.34"])
     );
-    // Without a risk register or GDPR records the two checks cannot run:
-    // ERROR, never a silent pass.
-    let risk = &items["risk_review"]["last_result"];
-    assert_eq!(status_of(risk), "ERROR");
-    assert!(
-        risk["message"]
-            .as_str()
-            .unwrap()
-            .contains("risk register not available")
-    );
+    // An empty risk register has nothing overdue or untreated.
+    assert_eq!(status_of(&items["risk_review"]["last_result"]), "PASSED");
+    // Without GDPR records that check cannot run: ERROR, never a silent
+    // pass.
     assert_eq!(status_of(&items["gdpr_compliance"]["last_result"]), "ERROR");
     // The bootstrap admin has no MFA.
     assert_eq!(status_of(&items["admin_count"]["last_result"]), "FAILED");

@@ -1,8 +1,8 @@
 //! The Statement of Applicability (ISO 27001 clause 6.1.3 d): the domain
 //! builds the 93 entries from the tenant's stored decisions and the
 //! evidence map; this service reads and changes the decisions. Risk
-//! treatments are not linked yet (the risk register is not on this
-//! branch), so evidence is the checks and built-in features only.
+//! treatments' planned controls are not linked yet, so evidence is the
+//! checks and built-in features only.
 
 use isms_domain::compliance::{SoaEntry, SoaPatch, build_soa};
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
