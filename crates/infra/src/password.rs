@@ -61,15 +61,14 @@ impl Argon2Hasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce(Argon2<'static>) -> Result<T, HashError> + Send + 'static,
+        job: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| HashError::Failed("hasher is shut down".into()))?;
-        let argon2 = self.argon2();
-        tokio::task::spawn_blocking(move || job(argon2))
+        tokio::task::spawn_blocking(job)
             .await
             .map_err(|e| HashError::Failed(format!("hashing task failed: {e}")))?
     }
@@ -78,7 +77,8 @@ impl Argon2Hasher {
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: SecretString) -> Result<PasswordHash, HashError> {
-        self.run(move |argon2| {
+        let argon2 = self.argon2();
+        self.run(move || {
             let salt = SaltString::generate(&mut OsRng);
             argon2
                 .hash_password(password.expose_secret().as_bytes(), &salt)
@@ -92,7 +92,7 @@ impl PasswordHasher for Argon2Hasher {
         let phc = hash.as_str().to_owned();
         let memory = self.memory.clone();
         let own_blocks = self.params.block_count();
-        self.run(move |_| {
+        self.run(move || {
             let mut blocks = take_buffer(&memory);
             let verified = verify_phc(
                 password.expose_secret().as_bytes(),

@@ -1,6 +1,35 @@
 //! Compliance results, score history, configuration, access reviews and
 //! job leases, instantiated for both backends.
 
+/// One keyset page of a tenant's rows of `$table`, in id order.
+macro_rules! tenant_page {
+    ($self:ident, $tenant:ident, $page:ident, $table:literal, $columns:ident, $row:ident,
+     $out:ty, $key:expr) => {{
+        let sql = format!(
+            concat!(
+                "SELECT {} FROM ",
+                $table,
+                " WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+            ),
+            crate::compliance_rows::$columns
+        );
+        crate::scope::scoped!($self, crate::scope::Scope::Tenant($tenant), c => {
+            let rows = sqlx::query_as::<_, crate::compliance_rows::$row>(sqlx::AssertSqlSafe(sql))
+                .bind($tenant.as_uuid())
+                .bind($page.after())
+                .bind($page.fetch_limit())
+                .fetch_all(&mut *c)
+                .await
+                .map_err(crate::error::map)?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<Vec<$out>, _>>()?;
+            Ok(isms_domain::page::Page::from_overfetch(rows, &$page, $key))
+        })
+    }};
+}
+pub(crate) use tenant_page;
+
 macro_rules! impl_compliance_repositories {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -132,26 +161,10 @@ macro_rules! impl_compliance_repositories {
                 isms_domain::page::Page<isms_domain::compliance::ScoreSnapshot>,
                 isms_domain::ports::RepoError,
             > {
-                let sql = format!(
-                    "SELECT {} FROM compliance_scores WHERE tenant_id = $1 \
-                     AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
-                    crate::compliance_rows::SCORE_COLUMNS
-                );
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    let rows = sqlx::query_as::<_, crate::compliance_rows::ScoreRow>(
-                        sqlx::AssertSqlSafe(sql),
-                    )
-                    .bind(tenant.as_uuid())
-                    .bind(page.after())
-                    .bind(page.fetch_limit())
-                    .fetch_all(&mut *c)
-                    .await
-                    .map_err(crate::error::map)?
-                    .into_iter()
-                    .map(TryInto::try_into)
-                    .collect::<Result<Vec<isms_domain::compliance::ScoreSnapshot>, _>>()?;
-                    Ok(isms_domain::page::Page::from_overfetch(rows, &page, |s| s.id))
-                })
+                crate::compliance_repos::tenant_page!(
+                    self, tenant, page, "compliance_scores", SCORE_COLUMNS, ScoreRow,
+                    isms_domain::compliance::ScoreSnapshot, |s| s.id
+                )
             }
 
             async fn record_reviews(
@@ -355,26 +368,10 @@ macro_rules! impl_compliance_repositories {
                 isms_domain::page::Page<isms_domain::compliance::Consent>,
                 isms_domain::ports::RepoError,
             > {
-                let sql = format!(
-                    "SELECT {} FROM gdpr_consents WHERE tenant_id = $1 \
-                     AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
-                    crate::compliance_rows::CONSENT_COLUMNS
-                );
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    let rows = sqlx::query_as::<_, crate::compliance_rows::ConsentRow>(
-                        sqlx::AssertSqlSafe(sql),
-                    )
-                    .bind(tenant.as_uuid())
-                    .bind(page.after())
-                    .bind(page.fetch_limit())
-                    .fetch_all(&mut *c)
-                    .await
-                    .map_err(crate::error::map)?
-                    .into_iter()
-                    .map(TryInto::try_into)
-                    .collect::<Result<Vec<isms_domain::compliance::Consent>, _>>()?;
-                    Ok(isms_domain::page::Page::from_overfetch(rows, &page, |c| c.id.as_uuid()))
-                })
+                crate::compliance_repos::tenant_page!(
+                    self, tenant, page, "gdpr_consents", CONSENT_COLUMNS, ConsentRow,
+                    isms_domain::compliance::Consent, |c| c.id.as_uuid()
+                )
             }
 
             async fn withdraw_consent(
