@@ -210,10 +210,23 @@ impl From<AppError> for ApiError {
                 match rule {
                     "key_in_use" => "Stored data still depends on this key version; rewrap it first.".to_owned(),
                     "alert_acknowledged" => "The alert was acknowledged already.".to_owned(),
+                    "request_changed" => "The request changed meanwhile; read it again.".to_owned(),
+                    "request_automated" => "The server fulfils this request itself; it can only be rejected.".to_owned(),
+                    "request_closed" | "invalid_transition" => "The request cannot move to that status.".to_owned(),
+                    "export_not_ready" => "The export is still being produced; try again shortly.".to_owned(),
                     other => format!("A resource with this {} already exists.", other.replace('_', " ")),
                 },
             )
             .with_details(serde_json::json!({ "rule": rule })),
+            AppError::Gone(reason) => Self::new(
+                StatusCode::GONE,
+                reason,
+                match reason {
+                    "export_downloaded" => "The export was downloaded already; it can be downloaded once.",
+                    "export_expired" => "The export expired; record a new request.",
+                    _ => "The resource is gone.",
+                },
+            ),
             AppError::KeyRetired => Self::new(
                 StatusCode::CONFLICT,
                 "key_retired",

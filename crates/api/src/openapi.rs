@@ -23,7 +23,7 @@ schema or rule violations (including unknown fields) 422 `validation_failed`.",
         (name = "audit", description = "The tamper-evident audit log: entries, signed checkpoints, RFC 9162 proofs, verification"),
         (name = "crypto", description = "Envelope encryption for tenant applications, and key management"),
         (name = "compliance", description = "The compliance monitor: automated checks, status and score, history, access reviews"),
-        (name = "gdpr", description = "GDPR records: consents and other lawful bases"),
+        (name = "gdpr", description = "GDPR records: consents and other lawful bases, retention, data-subject requests and exports"),
         (name = "alerts", description = "Security alerts raised by critical audit entries, and their webhook deliveries"),
         (name = "risk", description = "Risk management: asset inventory, threats, vulnerabilities, exposures, assessments, the register and treatments")
     )

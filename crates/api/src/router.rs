@@ -22,7 +22,7 @@ use crate::access::Access;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    alerts, audit, auth, compliance, compliance_reports, compliance_soa, crypto, docs, gdpr,
+    alerts, audit, auth, compliance, compliance_reports, compliance_soa, crypto, docs, gdpr, gdpr_requests, gdpr_retention,
     health, mfa, policy, users,
 };
 use crate::state::AppState;
@@ -264,7 +264,31 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
         )
         .add(Access::require(P::ComplianceWrite), routes!(gdpr::record))
         .add(Access::require(P::ComplianceRead), routes!(gdpr::list))
-        .add(Access::require(P::ComplianceWrite), routes!(gdpr::withdraw));
+        .add(Access::require(P::ComplianceWrite), routes!(gdpr::withdraw))
+        .add(
+            Access::require(P::ComplianceWrite),
+            routes!(gdpr_requests::create),
+        )
+        .add(Access::require(P::ComplianceRead), routes!(gdpr_requests::list))
+        .add(Access::require(P::ComplianceRead), routes!(gdpr_requests::get))
+        .add(
+            Access::require(P::ComplianceWrite),
+            routes!(gdpr_requests::update),
+        )
+        .add(
+            Access::require(P::ComplianceWrite),
+            routes!(gdpr_requests::export),
+        )
+        .add(Access::require(P::ComplianceRead), routes!(gdpr_retention::list))
+        .add(Access::require(P::TenantAdmin), routes!(gdpr_retention::put))
+        .add(
+            Access::require(P::TenantAdmin),
+            routes!(gdpr_retention::delete),
+        )
+        .add(
+            Access::require(P::ComplianceWrite),
+            routes!(gdpr_retention::run),
+        );
     let table = risk_routes(table);
     let mut entries = table.entries;
     let (api_router, mut spec) = table.router.split_for_parts();

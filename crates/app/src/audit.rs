@@ -206,7 +206,10 @@ fn audit_failed(e: RepoError) -> AppError {
 
 fn flags_of(e: &SecurityEvent) -> Vec<ComplianceFlag> {
     let input = isms_domain::audit::FlagInput {
-        personal_data: matches!(e.kind, K::UserCreated | K::UserDeleted),
+        personal_data: matches!(
+            e.kind,
+            K::UserCreated | K::UserDeleted | K::DataExport | K::SubjectErased
+        ),
         consent_recorded: None,
         financial: false,
         modifies: matches!(
@@ -297,6 +300,9 @@ fn action_of(kind: K) -> &'static str {
         K::SubjectErased | K::TenantKeysDestroyed => "erase",
         K::ConsentWithdrawn => "withdraw",
         K::DataSubjectRequestCompleted => "complete",
+        K::DataSubjectRequestRejected => "reject",
+        K::DataSubjectRequestStarted => "start",
+        K::RetentionEnforced => "erase",
         K::DataExport => "export",
         K::SloBreach | K::SecurityBreach | K::DataBreach => "detect",
     }

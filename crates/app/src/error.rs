@@ -30,6 +30,10 @@ pub enum AppError {
     /// A uniqueness rule was broken; names the rule.
     #[error("conflict on {0}")]
     Conflict(&'static str),
+    /// The resource existed and is gone for good (e.g. a one-time
+    /// download that was taken); names why.
+    #[error("gone: {0}")]
+    Gone(&'static str),
     /// Too many failed logins for the account: locked for `retry_after`.
     #[error("account locked")]
     AccountLocked { retry_after: std::time::Duration },

@@ -42,10 +42,10 @@ pub struct Ports {
     pub checkpoint_signer: Arc<dyn CheckpointSigner>,
     pub keys: Arc<dyn isms_domain::crypto::KeyManagement>,
     pub encrypted_fields: Arc<dyn isms_domain::crypto::EncryptedFields>,
-    pub subject_keys: Arc<dyn isms_domain::crypto::SubjectKeyRepository>,
     pub compliance: Arc<dyn isms_domain::compliance::ComplianceRepository>,
     pub job_leases: Arc<dyn isms_domain::compliance::JobLeases>,
     pub consents: Arc<dyn isms_domain::compliance::ConsentRepository>,
+    pub gdpr: Arc<dyn isms_domain::compliance::GdprRepository>,
     pub risks: Arc<dyn isms_domain::risk::RiskRepository>,
 }
 
@@ -125,8 +125,8 @@ impl Services {
             auth.clone(),
         );
         let compliance = ComplianceService::new(
-            ports.compliance,
-            ports.job_leases,
+            ports.compliance.clone(),
+            ports.job_leases.clone(),
             ports.tenants.clone(),
             Sources {
                 users: ports.users.clone(),
@@ -137,12 +137,20 @@ impl Services {
                 audit_log: audit_log.clone(),
                 alerts: ports.alerts.clone(),
                 risk: Some(Arc::new(crate::risk::RegisterReview::new(ports.risks))),
-                gdpr: None,
+                gdpr: Some(Arc::new(crate::gdpr::GdprRecords::new(ports.gdpr.clone()))),
             },
             trail.clone(),
         );
-        let gdpr =
-            crate::gdpr::GdprService::new(ports.consents, ports.users.clone(), trail.clone());
+        let gdpr = crate::gdpr::GdprService::new(crate::gdpr::GdprDeps {
+            consents: ports.consents,
+            gdpr: ports.gdpr.clone(),
+            users: ports.users.clone(),
+            compliance: ports.compliance,
+            tenants: ports.tenants.clone(),
+            leases: ports.job_leases,
+            auth: auth.clone(),
+            audit: trail.clone(),
+        });
         Ok(Self {
             compliance,
             gdpr,
@@ -162,7 +170,7 @@ impl Services {
                 auth.clone(),
                 trail.clone(),
             )
-            .with_subject_keys(ports.subject_keys),
+            .with_erasure(ports.gdpr),
             bootstrap: BootstrapService::new(ports.bootstrap, users.clone(), trail.clone()),
             audit: trail,
             audit_log,

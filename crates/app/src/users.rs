@@ -122,7 +122,7 @@ pub struct UserAdmin {
     hasher: Arc<dyn PasswordHasher>,
     auth: AuthService,
     audit: AuditTrail,
-    subjects: Option<Arc<dyn isms_domain::crypto::SubjectKeyRepository>>,
+    erasure: Option<Arc<dyn isms_domain::compliance::GdprRepository>>,
 }
 
 impl UserAdmin {
@@ -139,16 +139,14 @@ impl UserAdmin {
             hasher,
             auth,
             audit,
-            subjects: None,
+            erasure: None,
         }
     }
 
-    /// Per-subject keys, destroyed when a user is erased.
-    pub fn with_subject_keys(
-        mut self,
-        subjects: Arc<dyn isms_domain::crypto::SubjectKeyRepository>,
-    ) -> Self {
-        self.subjects = Some(subjects);
+    /// The store that erases accounts (personal data overwritten and the
+    /// subject's key destroyed, in one transaction).
+    pub fn with_erasure(mut self, erasure: Arc<dyn isms_domain::compliance::GdprRepository>) -> Self {
+        self.erasure = Some(erasure);
         self
     }
 
@@ -382,35 +380,27 @@ impl UserAdmin {
 }
 
 impl UserAdmin {
-    /// Overwrites the account's personal data and destroys the subject's
-    /// key (a tombstone stops a new one being issued).
+    /// Overwrites the account's personal data, drops its sessions' client
+    /// details and destroys the subject's key (a tombstone stops a new one
+    /// being issued), in one transaction with its audit record.
     async fn erase(
         &self,
         who: &Principal,
         user: &User,
         meta: &RequestMeta,
     ) -> Result<(), AppError> {
-        let subjects = self
-            .subjects
+        let erasure = self
+            .erasure
             .as_ref()
-            .ok_or_else(|| AppError::Internal("erasure needs the subject key store".into()))?;
-        let mut erased = user.clone();
-        erased.email = Email::parse(&format!(
-            "erased-{}@erased.invalid",
-            user.id.as_uuid().simple()
-        ))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-        erased.display_name = "erased".into();
-        erased.updated_at = isms_domain::time::now();
-        self.users.update(&erased, &[]).await?;
-        let subject = isms_domain::crypto::SubjectId::user(user.id);
-        let event = self.event(K::SubjectErased, who, user.id, meta).details(
-            serde_json::json!({ "fields": ["email", "display_name"], "subject_key": "destroyed" }),
-        );
+            .ok_or_else(|| AppError::Internal("erasure needs the GDPR store".into()))?;
+        let event = self.event(K::SubjectErased, who, user.id, meta).details(serde_json::json!({
+            "fields": ["email", "display_name", "sessions.ip", "sessions.user_agent"],
+            "subject_key": "destroyed",
+        }));
         self.audit
             .change(vec![event], async |audit| {
-                subjects
-                    .destroy(who.tenant_id, &subject, isms_domain::time::now(), audit)
+                erasure
+                    .erase_account(who.tenant_id, user.id, isms_domain::time::now(), audit)
                     .await
             })
             .await?;

@@ -12,7 +12,6 @@ use isms_domain::compliance::rules::{GdprInput, PendingRequest};
 use isms_domain::compliance::*;
 use isms_domain::risk::Problem;
 use isms_domain::{TenantId, UserId};
-use uuid::Uuid;
 
 fn draft(basis: LawfulBasis, evidence: &str) -> ConsentDraft {
     ConsentDraft {
@@ -99,52 +98,43 @@ fn data_subjects_serialise_tagged() {
 
 #[test]
 fn retention_policy_bounds_and_expiry() {
-    let p = RetentionPolicy::new("support_tickets", 30).unwrap();
-    let created = days_ago(30);
-    assert_eq!(p.expires_at(created), now());
-    assert!(!p.is_expired(created, now()), "exactly at the end");
-    assert!(p.is_expired(created, now() + Duration::seconds(1)));
-    assert_eq!(RetentionPolicy::new("x", 0).unwrap_err().field, "days");
-    assert!(RetentionPolicy::new("x", MAX_RETENTION_DAYS).is_ok());
-    assert!(RetentionPolicy::new("x", MAX_RETENTION_DAYS + 1).is_err());
+    let p = RetentionPolicy::new(RetentionCategory::Sessions, 30, false).unwrap();
+    let started = days_ago(30);
+    assert_eq!(p.expires_at(started), now());
+    assert_eq!(p.cutoff(now()), started);
+    assert!(!p.is_expired(started, now()), "exactly at the end");
+    assert!(p.is_expired(started, now() + Duration::seconds(1)));
+    let c = RetentionCategory::WithdrawnConsents;
+    assert_eq!(RetentionPolicy::new(c, 0, true).unwrap_err().field, "days");
+    assert!(RetentionPolicy::new(c, MAX_RETENTION_DAYS, false).is_ok());
+    assert!(RetentionPolicy::new(c, MAX_RETENTION_DAYS + 1, false).is_err());
+    let bad: Result<RetentionPolicy, _> =
+        serde_json::from_value(serde_json::json!({"category": "support_tickets", "days": 30}));
+    assert!(bad.is_err(), "only categories the server holds");
     assert_eq!(
-        RetentionPolicy::new("Support Tickets", 30)
-            .unwrap_err()
-            .field,
-        "category"
+        RetentionCategory::parse("deleted_accounts").unwrap(),
+        RetentionCategory::DeletedAccounts
     );
 }
 
 #[test]
-fn retention_sweep_feeds_the_gdpr_check() {
-    let policies = vec![
-        RetentionPolicy::new("support_tickets", 30).unwrap(),
-        RetentionPolicy::new("invoices", 3650).unwrap(),
-    ];
-    let rec = |cat: &str, age| RetainedRecord {
-        id: Uuid::now_v7(),
-        category: cat.into(),
-        created_at: days_ago(age),
-    };
-    let records = vec![
-        rec("support_tickets", 45),
-        rec("support_tickets", 31),
-        rec("support_tickets", 10),
-        rec("invoices", 400),
-        rec("chat_logs", 1000),
-    ];
-    let sweep = retention_sweep(&policies, &records, now());
-    assert_eq!(sweep.expired, vec![records[0].id, records[1].id]);
-    assert_eq!(
-        sweep.categories_without_policy,
-        vec!["chat_logs".to_owned()]
-    );
-    assert_eq!(sweep.backlog.len(), 1);
-    assert_eq!(sweep.backlog[0].records, 2);
-    assert_eq!(sweep.backlog[0].oldest_expired_at, days_ago(15));
+fn retention_backlog_feeds_the_gdpr_check() {
+    let sessions = RetentionPolicy::new(RetentionCategory::Sessions, 30, false).unwrap();
+    assert_eq!(sessions.backlog(0, None), None);
+    assert_eq!(sessions.backlog(0, Some(days_ago(45))), None);
+    // Two sessions ended 45 and 31 days ago: the oldest left retention
+    // 15 days ago.
+    let backlog = sessions.backlog(2, Some(days_ago(45))).unwrap();
+    assert_eq!(backlog.records, 2);
+    assert_eq!(backlog.category, "sessions");
+    assert_eq!(backlog.oldest_expired_at, days_ago(15));
+
+    let run = RetentionRun::new(false, now(), &[sessions]);
+    assert_eq!(run.categories_without_policy.len(), RetentionCategory::ALL.len() - 1);
+    assert!(!run.categories_without_policy.contains(&RetentionCategory::Sessions));
 
     let input = GdprInput {
-        past_retention: sweep.backlog,
+        past_retention: vec![backlog.clone()],
         ..GdprInput::default()
     };
     let r = gdpr_compliance(&input, &cfg(), now());
@@ -153,6 +143,12 @@ fn retention_sweep_feeds_the_gdpr_check() {
         CheckStatus::Failed,
         "15 days past, beyond the 7-day grace"
     );
+    let recent = sessions.backlog(1, Some(days_ago(32))).unwrap();
+    let input = GdprInput {
+        past_retention: vec![recent],
+        ..GdprInput::default()
+    };
+    assert_eq!(gdpr_compliance(&input, &cfg(), now()).status, CheckStatus::Warning);
 }
 
 #[test]
@@ -161,6 +157,7 @@ fn requests_are_due_in_30_days() {
         TenantId::new(),
         DataSubject::User(UserId::new()),
         DsrKind::Erasure,
+        UserId::new(),
         days_ago(30),
         cfg().thresholds.dsr_deadline_days,
     )
@@ -180,6 +177,7 @@ fn request_transitions() {
             TenantId::new(),
             DataSubject::external("crm-9").unwrap(),
             DsrKind::Export,
+            UserId::new(),
             days_ago(40),
             30,
         )

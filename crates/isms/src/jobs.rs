@@ -1,6 +1,7 @@
 //! Periodic work of a running server: signing audit checkpoints,
 //! rotating data keys that reached their age, running due compliance
-//! checks (once across instances, by database lease), delivering alert webhooks,
+//! checks (once across instances, by database lease), producing GDPR
+//! exports and running retention, delivering alert webhooks,
 //! flushing error-budget counts and checking the SLO signals. All are safe
 //! to run on every instance at once (the database decides: a checkpoint of
 //! a given size is stored once, a ring rotates once, an alert is scheduled
@@ -22,6 +23,11 @@ const TICK: Duration = Duration::from_secs(1);
 const KEY_ROTATION_CHECK: Duration = Duration::from_secs(3600);
 /// How often due risk assessments are run (daily; the first run is at start).
 const RISK_ASSESSMENT_RUN: Duration = Duration::from_secs(86_400);
+/// How often the retention run is attempted (each tenant runs once a day,
+/// by lease, whichever instance gets there first).
+const RETENTION_RUN: Duration = Duration::from_secs(3600);
+/// Data-subject exports produced per round.
+const EXPORTS_PER_ROUND: u32 = 16;
 
 pub struct Jobs {
     tasks: Vec<JoinHandle<()>>,
@@ -159,5 +165,27 @@ pub fn start(config: &Config, services: &Services) -> Jobs {
             }
         },
     ));
+    let gdpr = services.app.gdpr.clone();
+    tasks.push(every("gdpr_exports", TICK, false, move || {
+        let gdpr = gdpr.clone();
+        async move {
+            match gdpr.process_queued_exports(EXPORTS_PER_ROUND).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(exports = n, "gdpr.exports_produced"),
+                Err(e) => tracing::warn!(error = %e, "gdpr.export_failed"),
+            }
+        }
+    }));
+    let gdpr = services.app.gdpr.clone();
+    tasks.push(every("gdpr_retention", RETENTION_RUN, false, move || {
+        let gdpr = gdpr.clone();
+        async move {
+            match gdpr.run_retention_all().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(erased = n, "gdpr.retention_enforced"),
+                Err(e) => tracing::warn!(error = %e, "gdpr.retention_failed"),
+            }
+        }
+    }));
     Jobs { tasks }
 }

@@ -137,7 +137,7 @@ pub async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Services>
         checkpoint_signer: audit_key.clone(),
         keys: keys_service.clone(),
         encrypted_fields: store.encrypted_fields(),
-        subject_keys: store.subject_keys(),
+        gdpr: store.gdpr(),
         compliance: store.compliance(),
         job_leases: store.job_leases(),
         consents: store.consents(),

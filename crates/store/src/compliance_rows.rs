@@ -7,7 +7,7 @@ use isms_domain::compliance::{
 use isms_domain::ports::RepoError;
 use uuid::Uuid;
 
-fn corrupt(what: &str) -> RepoError {
+pub(crate) fn corrupt(what: &str) -> RepoError {
     RepoError::Internal(format!("stored {what} is invalid"))
 }
 
@@ -171,17 +171,7 @@ pub(crate) fn subject_columns(s: &isms_domain::compliance::DataSubject) -> (&'st
 impl TryFrom<ConsentRow> for isms_domain::compliance::Consent {
     type Error = RepoError;
     fn try_from(r: ConsentRow) -> Result<Self, RepoError> {
-        use isms_domain::compliance::DataSubject;
-        let subject = match r.subject_type.as_str() {
-            "user" => DataSubject::User(
-                r.subject_id
-                    .parse::<Uuid>()
-                    .map_err(|_| corrupt("consent subject"))?
-                    .into(),
-            ),
-            "external" => DataSubject::External(r.subject_id),
-            _ => return Err(corrupt("consent subject type")),
-        };
+        let subject = crate::gdpr_rows::subject_of(&r.subject_type, r.subject_id)?;
         Ok(Self {
             id: isms_domain::compliance::ConsentId::from_uuid(r.id),
             tenant_id: r.tenant_id.into(),

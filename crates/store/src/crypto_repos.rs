@@ -27,6 +27,40 @@ pub(crate) struct DataKeyRow {
     wrapped_key: Vec<u8>,
 }
 
+/// Destroys a subject's key inside the caller's transaction `$c`, leaving
+/// a tombstone even for a subject that never had a key, so none is issued
+/// later. Evaluates to whether a live key was destroyed.
+macro_rules! destroy_subject_key {
+    ($c:ident, $tenant:expr, $subject:expr, $at:expr) => {{
+        async {
+            sqlx::query(
+                "INSERT INTO subject_keys (tenant_id, subject_id, version, wrapped_key, created_at, \
+                 destroyed_at) VALUES ($1, $2, 1, NULL, $3, $3) \
+                 ON CONFLICT (tenant_id, subject_id) DO NOTHING",
+            )
+            .bind($tenant.as_uuid())
+            .bind($subject)
+            .bind($at)
+            .execute(&mut *$c)
+            .await
+            .map_err(crate::error::map)?;
+            let done = sqlx::query(
+                "UPDATE subject_keys SET wrapped_key = NULL, destroyed_at = $3 \
+                 WHERE tenant_id = $1 AND subject_id = $2 AND destroyed_at IS NULL",
+            )
+            .bind($tenant.as_uuid())
+            .bind($subject)
+            .bind($at)
+            .execute(&mut *$c)
+            .await
+            .map_err(crate::error::map)?;
+            Ok::<bool, isms_domain::ports::RepoError>(done.rows_affected() == 1)
+        }
+        .await
+    }};
+}
+pub(crate) use destroy_subject_key;
+
 macro_rules! data_key_columns {
     () => {
         "tenant_id, classification, CAST(version AS BIGINT) AS version, state, created_at, rotated_at, \
@@ -403,31 +437,8 @@ macro_rules! impl_crypto_repositories {
                 audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<bool, isms_domain::ports::RepoError> {
                 crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    // A tombstone even for a subject that never had a key, so
-                    // none is issued later.
-                    sqlx::query(
-                        "INSERT INTO subject_keys (tenant_id, subject_id, version, wrapped_key, created_at, \
-                         destroyed_at) VALUES ($1, $2, 1, NULL, $3, $3) \
-                         ON CONFLICT (tenant_id, subject_id) DO NOTHING",
-                    )
-                    .bind(tenant.as_uuid())
-                    .bind(subject.as_str())
-                    .bind(at)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(crate::error::map)?;
-                    let destroyed = sqlx::query(
-                        "UPDATE subject_keys SET wrapped_key = NULL, destroyed_at = $3 \
-                         WHERE tenant_id = $1 AND subject_id = $2 AND destroyed_at IS NULL",
-                    )
-                    .bind(tenant.as_uuid())
-                    .bind(subject.as_str())
-                    .bind(at)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(crate::error::map)?
-                    .rows_affected()
-                        == 1;
+                    let destroyed =
+                        crate::crypto_repos::destroy_subject_key!(c, tenant, subject.as_str(), at)?;
                     crate::audit_append::append_audit!(c, audit)?;
                     Ok(destroyed)
                 })
@@ -528,6 +539,7 @@ macro_rules! impl_crypto_repositories {
                     Ok(out)
                 })?;
                 out.extend(self.asset_description_inventory(tenant).await?);
+                out.extend(self.export_inventory(tenant).await?);
                 Ok(out)
             }
 

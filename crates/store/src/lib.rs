@@ -9,6 +9,8 @@ mod compliance_repos;
 mod compliance_rows;
 mod crypto_repos;
 mod error;
+mod gdpr_repos;
+mod gdpr_rows;
 mod identity_repos;
 mod identity_rows;
 mod master_rewrap;
@@ -237,6 +239,10 @@ impl Store {
     }
 
     pub fn consents(&self) -> Arc<dyn isms_domain::compliance::ConsentRepository> {
+        port!(self)
+    }
+
+    pub fn gdpr(&self) -> Arc<dyn isms_domain::compliance::GdprRepository> {
         port!(self)
     }
 

@@ -60,6 +60,11 @@ const SQLITE: &[Source] = &[
         "compliance",
         include_str!("../migrations/sqlite/0010_compliance.sql"),
     ),
+    (
+        11,
+        "gdpr",
+        include_str!("../migrations/sqlite/0011_gdpr.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -112,6 +117,11 @@ const POSTGRES: &[Source] = &[
         10,
         "compliance",
         include_str!("../migrations/postgres/0010_compliance.sql"),
+    ),
+    (
+        11,
+        "gdpr",
+        include_str!("../migrations/postgres/0011_gdpr.sql"),
     ),
 ];
 

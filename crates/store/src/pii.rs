@@ -71,28 +71,50 @@ pub(crate) async fn email_index(
 }
 
 pub(crate) async fn seal_user(crypto: &dyn FieldCrypto, u: &User) -> Result<SealedUser, RepoError> {
-    let row = u.id.to_string();
+    seal_parts(crypto, u.tenant_id, u.id, &u.email, &u.display_name).await
+}
+
+/// What an erased account stores instead of its e-mail and name: unique
+/// placeholders that say nothing about the person.
+pub(crate) async fn seal_erased(
+    crypto: &dyn FieldCrypto,
+    tenant: isms_domain::TenantId,
+    id: isms_domain::UserId,
+) -> Result<SealedUser, RepoError> {
+    let email = Email::parse(&format!("erased-{}@erased.invalid", id.as_uuid().simple()))
+        .map_err(|e| RepoError::Internal(format!("erased e-mail: {e}")))?;
+    seal_parts(crypto, tenant, id, &email, "erased").await
+}
+
+async fn seal_parts(
+    crypto: &dyn FieldCrypto,
+    tenant: isms_domain::TenantId,
+    id: isms_domain::UserId,
+    email: &Email,
+    display_name: &str,
+) -> Result<SealedUser, RepoError> {
+    let row = id.to_string();
     let (email_enc, ev) = crypto
         .seal_field(
-            u.tenant_id,
+            tenant,
             USER_PII,
             &place("email", &row),
-            u.email.as_str().as_bytes(),
+            email.as_str().as_bytes(),
         )
         .await
         .map_err(crypto_error)?;
     let (display_name_enc, dv) = crypto
         .seal_field(
-            u.tenant_id,
+            tenant,
             USER_PII,
             &place("display_name", &row),
-            u.display_name.as_bytes(),
+            display_name.as_bytes(),
         )
         .await
         .map_err(crypto_error)?;
     Ok(SealedUser {
         email_enc,
-        email_bidx: email_index(crypto, &u.email).await?,
+        email_bidx: email_index(crypto, email).await?,
         email_key_version: i64::from(ev),
         display_name_enc,
         display_name_key_version: i64::from(dv),

@@ -25,6 +25,7 @@ crate::crypto_repos::impl_crypto_repositories!(PgStore);
 crate::master_rewrap::impl_master_rewrap!(PgStore);
 crate::compliance_repos::impl_compliance_repositories!(PgStore);
 crate::risk_repos::impl_risk_repository!(PgStore);
+crate::gdpr_repos::impl_gdpr_repository!(PgStore);
 
 impl PgStore {
     /// The row lock serialises appends to one log across instances.

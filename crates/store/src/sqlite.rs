@@ -25,6 +25,7 @@ crate::crypto_repos::impl_crypto_repositories!(SqliteStore);
 crate::master_rewrap::impl_master_rewrap!(SqliteStore);
 crate::compliance_repos::impl_compliance_repositories!(SqliteStore);
 crate::risk_repos::impl_risk_repository!(SqliteStore);
+crate::gdpr_repos::impl_gdpr_repository!(SqliteStore);
 
 impl SqliteStore {
     /// The transaction holds SQLite's write lock from `BEGIN IMMEDIATE`, so

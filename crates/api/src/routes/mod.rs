@@ -7,6 +7,8 @@ pub mod compliance_soa;
 pub mod crypto;
 pub mod docs;
 pub mod gdpr;
+pub mod gdpr_requests;
+pub mod gdpr_retention;
 pub mod health;
 pub mod mfa;
 pub mod policy;

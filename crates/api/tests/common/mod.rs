@@ -132,7 +132,7 @@ pub async fn services() -> (
         checkpoint_signer: Arc::new(audit_key),
         keys: key_service,
         encrypted_fields: store.encrypted_fields(),
-        subject_keys: store.subject_keys(),
+        gdpr: store.gdpr(),
         compliance: store.compliance(),
         job_leases: store.job_leases(),
         consents: store.consents(),

@@ -1,14 +1,12 @@
-//! GDPR records: consents (and the other lawful bases of Art. 6(1)),
-//! retention policies per data category, and data-subject requests with
-//! their one-month deadline (Art. 12(3)).
+//! GDPR records: consents (and the other lawful bases of Art. 6(1)) and
+//! data-subject requests with their one-month deadline (Art. 12(3)).
+//! Retention lives in `retention`.
 
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::ids::{ConsentId, DsrId};
-use super::rules::RetentionBacklog;
-use super::text::{MAX_LABEL_CHARS, MAX_PROSE_CHARS, MAX_REFERENCE_CHARS, key, line, prose};
+use super::text::{MAX_LABEL_CHARS, MAX_PROSE_CHARS, MAX_REFERENCE_CHARS, line, prose};
 use super::vocab::vocabulary;
 use crate::ids::{TenantId, UserId};
 use crate::risk::{Problem, ValidationError};
@@ -175,98 +173,6 @@ impl Consent {
     }
 }
 
-/// Longest retention a policy may set (100 years).
-pub const MAX_RETENTION_DAYS: u32 = 36_500;
-
-/// How long records of one data category are kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetentionPolicy {
-    /// snake_case, e.g. `support_tickets`.
-    pub category: String,
-    pub days: u32,
-}
-
-impl RetentionPolicy {
-    pub fn new(category: &str, days: u32) -> Result<Self, ValidationError> {
-        let category = key("category", category, 64)?;
-        if !(1..=MAX_RETENTION_DAYS).contains(&days) {
-            return Err(ValidationError::new(
-                "days",
-                Problem::OutOfRange {
-                    min: 1,
-                    max: i64::from(MAX_RETENTION_DAYS),
-                },
-            ));
-        }
-        Ok(Self { category, days })
-    }
-
-    /// When a record created at `created_at` reaches the end of retention.
-    pub fn expires_at(&self, created_at: Timestamp) -> Timestamp {
-        created_at + Duration::days(i64::from(self.days))
-    }
-
-    /// Past retention: strictly after `expires_at`.
-    pub fn is_expired(&self, created_at: Timestamp, now: Timestamp) -> bool {
-        now > self.expires_at(created_at)
-    }
-}
-
-/// One record that carries personal data of some category.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetainedRecord {
-    pub id: Uuid,
-    pub category: String,
-    pub created_at: Timestamp,
-}
-
-/// What the daily retention job found: the records to report (and, with
-/// `enforce=true`, to erase by crypto-shredding), the backlog per category
-/// for `gdpr_compliance`, and categories no policy covers (kept
-/// indefinitely, which the job reports).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RetentionSweep {
-    pub expired: Vec<Uuid>,
-    pub backlog: Vec<RetentionBacklog>,
-    pub categories_without_policy: Vec<String>,
-}
-
-/// Sorts records into expired and kept under `policies`.
-pub fn retention_sweep<'a>(
-    policies: &[RetentionPolicy],
-    records: impl IntoIterator<Item = &'a RetainedRecord>,
-    now: Timestamp,
-) -> RetentionSweep {
-    let mut sweep = RetentionSweep::default();
-    for r in records {
-        let Some(p) = policies.iter().find(|p| p.category == r.category) else {
-            if !sweep.categories_without_policy.contains(&r.category) {
-                sweep.categories_without_policy.push(r.category.clone());
-            }
-            continue;
-        };
-        if !p.is_expired(r.created_at, now) {
-            continue;
-        }
-        sweep.expired.push(r.id);
-        let expired_at = p.expires_at(r.created_at);
-        match sweep.backlog.iter_mut().find(|b| b.category == r.category) {
-            Some(b) => {
-                b.records += 1;
-                b.oldest_expired_at = b.oldest_expired_at.min(expired_at);
-            }
-            None => sweep.backlog.push(RetentionBacklog {
-                category: r.category.clone(),
-                records: 1,
-                oldest_expired_at: expired_at,
-            }),
-        }
-    }
-    sweep.categories_without_policy.sort();
-    sweep
-}
-
 vocabulary!(
     /// The data-subject rights this system serves: access (Art. 15),
     /// export/portability (Art. 20), erasure (Art. 17), rectification
@@ -310,6 +216,25 @@ impl DsrStatus {
     }
 }
 
+/// Corrections to a user's account (Art. 16).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rectification {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// What a caller supplies to record a request.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestDraft {
+    pub subject: DataSubject,
+    pub kind: DsrKind,
+    /// Only for rectification of a user.
+    #[serde(default)]
+    pub changes: Option<Rectification>,
+}
+
 /// A data-subject request and its deadline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataSubjectRequest {
@@ -318,6 +243,8 @@ pub struct DataSubjectRequest {
     pub subject: DataSubject,
     pub kind: DsrKind,
     pub status: DsrStatus,
+    /// Who recorded the request (and may download its export).
+    pub requested_by: UserId,
     pub created_at: Timestamp,
     /// `created_at` + the tenant's deadline (30 days by default).
     pub due_at: Timestamp,
@@ -335,6 +262,7 @@ impl DataSubjectRequest {
         tenant_id: TenantId,
         subject: DataSubject,
         kind: DsrKind,
+        requested_by: UserId,
         now: Timestamp,
         deadline_days: u32,
     ) -> Result<Self, ValidationError> {
@@ -345,6 +273,7 @@ impl DataSubjectRequest {
             subject,
             kind,
             status: DsrStatus::Received,
+            requested_by,
             created_at: now,
             due_at: now + Duration::days(i64::from(deadline_days)),
             completed_at: None,

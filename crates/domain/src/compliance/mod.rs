@@ -15,11 +15,13 @@ mod check;
 mod config;
 mod evidence;
 mod gdpr;
+mod gdpr_ports;
 mod ids;
 mod listing;
 mod phc;
 mod ports;
 mod report;
+mod retention;
 pub mod rules;
 mod soa;
 mod status;
@@ -38,8 +40,11 @@ pub use config::{CheckConfig, CheckSettings, ChecksConfig, Thresholds};
 pub use evidence::{FEATURES, Feature, features_for};
 pub use gdpr::{
     Consent, ConsentDraft, DataSubject, DataSubjectRequest, DsrKind, DsrStatus, GdprError,
-    LawfulBasis, MAX_RETENTION_DAYS, RetainedRecord, RetentionPolicy, RetentionSweep,
-    retention_sweep,
+    LawfulBasis, Rectification, RequestDraft,
+};
+pub use gdpr_ports::{
+    EXPORT_DOWNLOADED, EXPORT_EXPIRED, GdprRepository, REQUEST_CHANGED, SubjectAsset, SubjectRecords,
+    SubjectSession,
 };
 pub use ids::{ConsentId, DsrId, ReportId};
 pub use listing::{CheckSummary, LastResult, check_summaries};
@@ -54,6 +59,9 @@ pub use report::{
     ReportCheckpoint, ReportError, RiskSummary, SignedReport, TopRisk, build_report,
     canonical_report_bytes, recommendations, report_csv, report_key_id, sign_report,
     signing_message, verify_report, write_canonical,
+};
+pub use retention::{
+    MAX_RETENTION_DAYS, RetentionCategory, RetentionFinding, RetentionPolicy, RetentionRun,
 };
 pub use soa::{
     Evidence, EvidenceKind, ImplementationStatus, SoaDecision, SoaEntry, SoaPatch, TreatmentLink,

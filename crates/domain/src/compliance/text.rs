@@ -53,32 +53,6 @@ fn check_len(field: &'static str, value: &str, max_chars: usize) -> Result<(), V
     Ok(())
 }
 
-/// A snake_case key (data categories): `[a-z0-9_]`, starting with a letter.
-pub(crate) fn key(
-    field: &'static str,
-    raw: &str,
-    max_chars: usize,
-) -> Result<String, ValidationError> {
-    let value = raw.trim();
-    let ok = value.len() <= max_chars
-        && value.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if value.is_empty() {
-        return Err(ValidationError::new(field, Problem::Empty));
-    }
-    if !ok {
-        return Err(ValidationError::new(
-            field,
-            Problem::Malformed {
-                expected: "a snake_case key such as customer_records",
-            },
-        ));
-    }
-    Ok(value.to_owned())
-}
-
 /// Makes arbitrary text (an adapter's error message) safe to store and
 /// show: control characters become spaces and the length is capped, so a
 /// failing port cannot write a megabyte or terminal escapes into a result.

@@ -1,10 +1,21 @@
 //! GDPR records (Annex A 5.34): consents and the other lawful bases of
-//! Art. 6(1), recorded and withdrawn with their audit records. A subject
+//! Art. 6(1), recorded and withdrawn with their audit records; retention
+//! (`retention`); data-subject requests and their exports (`requests`,
+//! `export`); and the input of `gdpr_compliance` (`source`). A subject
 //! that is a user must be one of the caller's tenant.
+
+mod export;
+mod requests;
+mod retention;
+mod source;
 
 use std::sync::Arc;
 
-use isms_domain::compliance::{Consent, ConsentDraft, ConsentId, ConsentRepository, DataSubject};
+use isms_domain::compliance::{
+    ComplianceRepository, Consent, ConsentDraft, ConsentId, ConsentRepository, DataSubject,
+    GdprRepository, JobLeases,
+};
+use isms_domain::ports::TenantRepository;
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
 use isms_domain::page::{Page, PageRequest};
 use isms_domain::ports::{RepoError, UserRepository};
@@ -15,11 +26,26 @@ use isms_domain::time::now;
 use crate::AppError;
 use crate::audit::AuditTrail;
 
+pub use source::GdprRecords;
+
+/// What the GDPR service reads and writes.
+pub struct GdprDeps {
+    pub consents: Arc<dyn ConsentRepository>,
+    pub gdpr: Arc<dyn GdprRepository>,
+    pub users: Arc<dyn UserRepository>,
+    /// For the tenant's deadlines (`Thresholds::dsr_deadline_days`).
+    pub compliance: Arc<dyn ComplianceRepository>,
+    pub tenants: Arc<dyn TenantRepository>,
+    pub leases: Arc<dyn JobLeases>,
+    pub auth: crate::auth::AuthService,
+    pub audit: AuditTrail,
+}
+
 #[derive(Clone)]
 pub struct GdprService {
-    consents: Arc<dyn ConsentRepository>,
-    users: Arc<dyn UserRepository>,
-    audit: AuditTrail,
+    inner: Arc<GdprDeps>,
+    /// This instance, as the holder of job leases.
+    holder: Arc<str>,
 }
 
 fn event(kind: K, who: &Principal, meta: &RequestMeta, c: &Consent) -> SecurityEvent {
@@ -39,15 +65,27 @@ fn event(kind: K, who: &Principal, meta: &RequestMeta, c: &Consent) -> SecurityE
 }
 
 impl GdprService {
-    pub fn new(
-        consents: Arc<dyn ConsentRepository>,
-        users: Arc<dyn UserRepository>,
-        audit: AuditTrail,
-    ) -> Self {
+    pub fn new(deps: GdprDeps) -> Self {
         Self {
-            consents,
-            users,
-            audit,
+            inner: Arc::new(deps),
+            holder: uuid::Uuid::now_v7().to_string().into(),
+        }
+    }
+
+    /// The user `id` of the caller's tenant, or a 422 on `field`.
+    async fn tenant_user(
+        &self,
+        who: &Principal,
+        id: isms_domain::UserId,
+    ) -> Result<isms_domain::user::User, AppError> {
+        match self.inner.users.get(who.tenant_id, id).await {
+            Ok(u) => Ok(u),
+            Err(RepoError::NotFound) => Err(AppError::validation(
+                "subject.id",
+                "unknown_user",
+                "the subject must be a user of this tenant",
+            )),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -59,23 +97,14 @@ impl GdprService {
     ) -> Result<Consent, AppError> {
         who.require(Permission::ComplianceWrite)?;
         if let DataSubject::User(u) = draft.subject {
-            match self.users.get(who.tenant_id, u).await {
-                Ok(_) => {}
-                Err(RepoError::NotFound) => {
-                    return Err(AppError::validation(
-                        "subject.id",
-                        "unknown_user",
-                        "the subject must be a user of this tenant",
-                    ));
-                }
-                Err(e) => return Err(e.into()),
-            }
+            self.tenant_user(who, u).await?;
         }
         let consent = Consent::record(who.tenant_id, draft, now())
             .map_err(|e| AppError::validation(e.field, "invalid", e.problem.to_string()))?;
-        let repo = self.consents.clone();
+        let repo = self.inner.consents.clone();
         let stored = consent.clone();
-        self.audit
+        self.inner
+            .audit
             .change(
                 vec![event(K::ConsentRecorded, who, meta, &consent)],
                 async move |records| repo.insert_consent(&stored, records).await,
@@ -90,7 +119,7 @@ impl GdprService {
         page: PageRequest,
     ) -> Result<Page<Consent>, AppError> {
         who.require(Permission::ComplianceRead)?;
-        Ok(self.consents.consents(who.tenant_id, page).await?)
+        Ok(self.inner.consents.consents(who.tenant_id, page).await?)
     }
 
     /// Withdraws once (409 `conflict` the second time).
@@ -101,14 +130,15 @@ impl GdprService {
         meta: &RequestMeta,
     ) -> Result<Consent, AppError> {
         who.require(Permission::ComplianceWrite)?;
-        let mut consent = self.consents.consent(who.tenant_id, id).await?;
+        let mut consent = self.inner.consents.consent(who.tenant_id, id).await?;
         consent
             .withdraw(now())
             .map_err(|_| AppError::Conflict("consent_withdrawn"))?;
         let at = consent.withdrawn_at.unwrap_or_else(now);
-        let repo = self.consents.clone();
+        let repo = self.inner.consents.clone();
         let tenant = who.tenant_id;
-        self.audit
+        self.inner
+            .audit
             .change(
                 vec![event(K::ConsentWithdrawn, who, meta, &consent)],
                 async move |records| repo.withdraw_consent(tenant, id, at, records).await,
