@@ -22,8 +22,8 @@ use crate::access::Access;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    alerts, audit, auth, compliance, compliance_reports, compliance_soa, crypto, docs, gdpr, gdpr_requests, gdpr_retention,
-    health, mfa, policy, users,
+    alerts, audit, auth, compliance, compliance_reports, compliance_soa, crypto, docs, gdpr,
+    gdpr_requests, gdpr_retention, health, mfa, policy, users,
 };
 use crate::state::AppState;
 use crate::{context, cors};
@@ -269,8 +269,14 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
             Access::require(P::ComplianceWrite),
             routes!(gdpr_requests::create),
         )
-        .add(Access::require(P::ComplianceRead), routes!(gdpr_requests::list))
-        .add(Access::require(P::ComplianceRead), routes!(gdpr_requests::get))
+        .add(
+            Access::require(P::ComplianceRead),
+            routes!(gdpr_requests::list),
+        )
+        .add(
+            Access::require(P::ComplianceRead),
+            routes!(gdpr_requests::get),
+        )
         .add(
             Access::require(P::ComplianceWrite),
             routes!(gdpr_requests::update),
@@ -279,8 +285,14 @@ pub fn build(state: AppState, cfg: &HttpConfig) -> Api {
             Access::require(P::ComplianceWrite),
             routes!(gdpr_requests::export),
         )
-        .add(Access::require(P::ComplianceRead), routes!(gdpr_retention::list))
-        .add(Access::require(P::TenantAdmin), routes!(gdpr_retention::put))
+        .add(
+            Access::require(P::ComplianceRead),
+            routes!(gdpr_retention::list),
+        )
+        .add(
+            Access::require(P::TenantAdmin),
+            routes!(gdpr_retention::put),
+        )
         .add(
             Access::require(P::TenantAdmin),
             routes!(gdpr_retention::delete),

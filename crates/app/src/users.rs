@@ -145,7 +145,10 @@ impl UserAdmin {
 
     /// The store that erases accounts (personal data overwritten and the
     /// subject's key destroyed, in one transaction).
-    pub fn with_erasure(mut self, erasure: Arc<dyn isms_domain::compliance::GdprRepository>) -> Self {
+    pub fn with_erasure(
+        mut self,
+        erasure: Arc<dyn isms_domain::compliance::GdprRepository>,
+    ) -> Self {
         self.erasure = Some(erasure);
         self
     }
@@ -393,10 +396,12 @@ impl UserAdmin {
             .erasure
             .as_ref()
             .ok_or_else(|| AppError::Internal("erasure needs the GDPR store".into()))?;
-        let event = self.event(K::SubjectErased, who, user.id, meta).details(serde_json::json!({
-            "fields": ["email", "display_name", "sessions.ip", "sessions.user_agent"],
-            "subject_key": "destroyed",
-        }));
+        let event = self
+            .event(K::SubjectErased, who, user.id, meta)
+            .details(serde_json::json!({
+                "fields": ["email", "display_name", "sessions.ip", "sessions.user_agent"],
+                "subject_key": "destroyed",
+            }));
         self.audit
             .change(vec![event], async |audit| {
                 erasure

@@ -130,8 +130,14 @@ fn retention_backlog_feeds_the_gdpr_check() {
     assert_eq!(backlog.oldest_expired_at, days_ago(15));
 
     let run = RetentionRun::new(false, now(), &[sessions]);
-    assert_eq!(run.categories_without_policy.len(), RetentionCategory::ALL.len() - 1);
-    assert!(!run.categories_without_policy.contains(&RetentionCategory::Sessions));
+    assert_eq!(
+        run.categories_without_policy.len(),
+        RetentionCategory::ALL.len() - 1
+    );
+    assert!(
+        !run.categories_without_policy
+            .contains(&RetentionCategory::Sessions)
+    );
 
     let input = GdprInput {
         past_retention: vec![backlog.clone()],
@@ -148,7 +154,10 @@ fn retention_backlog_feeds_the_gdpr_check() {
         past_retention: vec![recent],
         ..GdprInput::default()
     };
-    assert_eq!(gdpr_compliance(&input, &cfg(), now()).status, CheckStatus::Warning);
+    assert_eq!(
+        gdpr_compliance(&input, &cfg(), now()).status,
+        CheckStatus::Warning
+    );
 }
 
 #[test]

@@ -20,16 +20,6 @@ on_both_backends!(
 const PW: &str = "risk suite password 1";
 
 impl TestApp {
-    async fn put_auth(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .put(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     async fn json_ok(&self, res: reqwest::Response, status: u16) -> Value {
         let got = res.status().as_u16();
         let body: Value = res.json().await.unwrap_or(Value::Null);

@@ -112,7 +112,8 @@ impl GdprService {
                         },
                     )
                     .await?;
-                let mut audit: Vec<Value> = as_actor.iter().map(|e| entry_json(e, "actor")).collect();
+                let mut audit: Vec<Value> =
+                    as_actor.iter().map(|e| entry_json(e, "actor")).collect();
                 audit.extend(
                     as_subject
                         .iter()
@@ -164,7 +165,8 @@ impl GdprService {
         let meta = RequestMeta::default();
         if r.status == DsrStatus::Received {
             let from = r.status;
-            r.start(now()).map_err(|_| AppError::Conflict("request_closed"))?;
+            r.start(now())
+                .map_err(|_| AppError::Conflict("request_closed"))?;
             let repo = self.inner.gdpr.clone();
             let stored = r.clone();
             self.inner
@@ -182,7 +184,8 @@ impl GdprService {
         let from = r.status;
         // Bump the claim so the conditional update sees this instance's
         // view; a concurrent completion makes it fail with a conflict.
-        r.complete(at).map_err(|_| AppError::Conflict("request_closed"))?;
+        r.complete(at)
+            .map_err(|_| AppError::Conflict("request_closed"))?;
         let repo = self.inner.gdpr.clone();
         let stored = r.clone();
         let event = request_event(K::DataSubjectRequestCompleted, None, &meta, &r);
@@ -236,8 +239,10 @@ impl GdprService {
             Err(AppError::NotFound) if request.is_open() => {
                 Err(AppError::Conflict("export_not_ready"))
             }
-            Err(AppError::Conflict(c @ (isms_domain::compliance::EXPORT_DOWNLOADED
-            | isms_domain::compliance::EXPORT_EXPIRED))) => Err(AppError::Gone(c)),
+            Err(AppError::Conflict(
+                c @ (isms_domain::compliance::EXPORT_DOWNLOADED
+                | isms_domain::compliance::EXPORT_EXPIRED),
+            )) => Err(AppError::Gone(c)),
             other => other,
         }
     }

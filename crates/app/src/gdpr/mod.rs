@@ -15,9 +15,9 @@ use isms_domain::compliance::{
     ComplianceRepository, Consent, ConsentDraft, ConsentId, ConsentRepository, DataSubject,
     GdprRepository, JobLeases,
 };
-use isms_domain::ports::TenantRepository;
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
 use isms_domain::page::{Page, PageRequest};
+use isms_domain::ports::TenantRepository;
 use isms_domain::ports::{RepoError, UserRepository};
 use isms_domain::principal::Principal;
 use isms_domain::rbac::Permission;

@@ -138,9 +138,7 @@ impl GdprService {
                 if !self.inner.leases.try_acquire(&lease, at).await? {
                     continue;
                 }
-                let run = self
-                    .retention_for(t.id, None, |p| p.enforce, &meta)
-                    .await?;
+                let run = self.retention_for(t.id, None, |p| p.enforce, &meta).await?;
                 erased += run.erased();
             }
             match tenants.next_after {
@@ -165,7 +163,11 @@ impl GdprService {
         let mut run = RetentionRun::new(policies.iter().any(&enforce), at, &policies);
         for p in &policies {
             let cutoff = p.cutoff(at);
-            let (expired, oldest) = self.inner.gdpr.past_retention(tenant, p.category, cutoff).await?;
+            let (expired, oldest) = self
+                .inner
+                .gdpr
+                .past_retention(tenant, p.category, cutoff)
+                .await?;
             let erased = if enforce(p) && expired > 0 {
                 self.erase_past(tenant, who, p, cutoff, meta).await?
             } else {

@@ -34,7 +34,10 @@ impl GdprSource for GdprRecords {
             .collect();
         let mut past_retention = Vec::new();
         for p in self.repo.retention_policies(tenant).await? {
-            let (n, oldest) = self.repo.past_retention(tenant, p.category, p.cutoff(now)).await?;
+            let (n, oldest) = self
+                .repo
+                .past_retention(tenant, p.category, p.cutoff(now))
+                .await?;
             past_retention.extend(p.backlog(n, oldest));
         }
         let pending_requests = self

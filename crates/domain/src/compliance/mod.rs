@@ -43,8 +43,8 @@ pub use gdpr::{
     LawfulBasis, Rectification, RequestDraft,
 };
 pub use gdpr_ports::{
-    EXPORT_DOWNLOADED, EXPORT_EXPIRED, GdprRepository, REQUEST_CHANGED, SubjectAsset, SubjectRecords,
-    SubjectSession,
+    EXPORT_DOWNLOADED, EXPORT_EXPIRED, GdprRepository, REQUEST_CHANGED, SubjectAsset,
+    SubjectRecords, SubjectSession,
 };
 pub use ids::{ConsentId, DsrId, ReportId};
 pub use listing::{CheckSummary, LastResult, check_summaries};

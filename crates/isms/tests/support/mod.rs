@@ -181,6 +181,16 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn put_auth(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn delete_auth(&self, path: &str, token: &str) -> reqwest::Response {
         self.client
             .delete(self.url(path))
