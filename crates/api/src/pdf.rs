@@ -1,10 +1,12 @@
-//! A compliance report as a PDF, written in-process with `lopdf`: A4
+//! Compliance reports and the Statement of Applicability as PDFs, written
+//! in-process with `lopdf`: A4
 //! pages of text in the standard Helvetica and Courier fonts (no font
 //! files), the tables in Courier so their columns line up. Text outside
 //! printable ASCII is replaced, since the standard fonts' encoding covers
 //! little more.
 
-use isms_domain::compliance::{Issue, SignedReport};
+use isms_domain::compliance::{Issue, SignedReport, SoaEntry};
+use isms_domain::time::Timestamp;
 use lopdf::content::{Content, Operation};
 use lopdf::{Document, Object, Stream, dictionary};
 
@@ -154,6 +156,57 @@ fn text_op(font: &str, size: i64, x: i64, y: i64, text: &str) -> Vec<Operation> 
 
 /// The report as PDF bytes.
 pub fn report_pdf(signed: &SignedReport, tenant_name: &str) -> Result<Vec<u8>, String> {
+    render(lines(signed, tenant_name))
+}
+
+fn soa_lines(entries: &[SoaEntry], tenant_name: &str, at: Timestamp) -> Vec<Line> {
+    let applicable = entries.iter().filter(|e| e.applicable).count();
+    let implemented = entries
+        .iter()
+        .filter(|e| e.applicable && e.status.as_str() == "implemented")
+        .count();
+    let mut out = vec![
+        Line::Title("Statement of Applicability".into()),
+        Line::Text(format!("Tenant: {}", ascii(tenant_name))),
+        Line::Text(format!("Generated: {}", at.format("%Y-%m-%d %H:%M UTC"))),
+        Line::Text(format!(
+            "ISO/IEC 27001:2022 Annex A: {} controls, {applicable} applicable, {implemented} implemented",
+            entries.len()
+        )),
+        Line::Gap,
+        Line::Mono(format!(
+            "{:<6} {:<44} {:<4} {:<12} {}",
+            "id", "title", "appl", "status", "evidence"
+        )),
+    ];
+    for e in entries {
+        out.push(Line::Mono(clip(
+            &format!(
+                "{:<6} {:<44} {:<4} {:<12} {}",
+                e.control_id,
+                clip(&e.title, 44),
+                if e.applicable { "yes" } else { "no" },
+                e.status.as_str(),
+                e.evidence.len()
+            ),
+            MONO_COLS,
+        )));
+        if let Some(j) = &e.justification {
+            out.push(Line::Mono(clip(
+                &format!("       justification: {j}"),
+                MONO_COLS,
+            )));
+        }
+    }
+    out
+}
+
+/// The SoA of `entries` (all 93 controls) as a PDF.
+pub fn soa_pdf(entries: &[SoaEntry], tenant_name: &str, at: Timestamp) -> Result<Vec<u8>, String> {
+    render(soa_lines(entries, tenant_name, at))
+}
+
+fn render(lines: Vec<Line>) -> Result<Vec<u8>, String> {
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
     let font = |doc: &mut Document, base: &str| {
@@ -174,7 +227,7 @@ pub fn report_pdf(signed: &SignedReport, tenant_name: &str) -> Result<Vec<u8>, S
     });
     let mut pages: Vec<Vec<Operation>> = vec![Vec::new()];
     let mut y = PAGE_H - MARGIN;
-    for line in lines(signed, tenant_name) {
+    for line in lines {
         let height = match line {
             Line::Title(_) => 2 * LINE,
             Line::Heading(_) => LINE + 4,

@@ -473,7 +473,7 @@ async fn key_checks_follow_key_age(backend: Backend) {
     let Some(app) = start(backend).await else {
         return;
     };
-    let admin = app.admin().await;
+    let (admin, _mfa) = app.admin_with_mfa().await;
     let t = &admin.access;
     app.create_user(t, "k@x.example", "viewer", PW).await;
     let items = {
@@ -486,6 +486,33 @@ async fn key_checks_follow_key_age(backend: Backend) {
     assert!(
         enc["details"]["columns_checked"].as_u64().unwrap() >= 1,
         "{enc}"
+    );
+
+    // A rotation leaves the personal data under the superseded version
+    // until it is rewrapped: a warning, then a pass again.
+    let keys = "/api/v1/keys/confidential";
+    json_of(
+        app.post_auth(&format!("{keys}/rotate"), t, &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    let enc = run_and_get(&app, t, "encryption_compliance").await;
+    assert_eq!(status_of(&enc), "WARNING", "{enc}");
+    assert!(
+        enc["details"]["totals"]["superseded"].as_u64().unwrap() >= 2,
+        "{enc}"
+    );
+    let rewrapped = json_of(
+        app.post_auth(&format!("{keys}/rewrap"), t, &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    assert!(rewrapped["rewrapped"].as_u64().unwrap() >= 1, "{rewrapped}");
+    assert_eq!(
+        status_of(&run_and_get(&app, t, "encryption_compliance").await),
+        "PASSED"
     );
 
     let db = Db::open(&app).await;

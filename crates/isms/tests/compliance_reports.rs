@@ -131,6 +131,93 @@ async fn soa_lists_every_control_with_its_evidence(backend: Backend) {
             .any(|l| l.starts_with("8.24,") && l.contains("check:encryption_compliance"))
     );
 
+    // And as a PDF auditors can file.
+    let pdf = text_of(
+        app.get_auth("/api/v1/compliance/soa?format=pdf", t).await,
+        "application/pdf",
+    )
+    .await;
+    let doc = lopdf::Document::load_mem(&pdf).unwrap();
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    assert!(pages.len() >= 2, "93 controls do not fit one page");
+    let content = doc.extract_text(&pages).unwrap();
+    assert!(content.contains("Statement of Applicability"), "{content}");
+    assert!(content.contains("93 controls"), "{content}");
+    assert!(content.contains("8.24"), "{content}");
+
+    // A risk treatment that plans a control is evidence for it.
+    let created = |res: reqwest::Response| async move {
+        json_of(res, 201).await["id"].as_str().unwrap().to_owned()
+    };
+    let asset = created(
+        app.post_auth(
+            "/api/v1/assets",
+            t,
+            &json!({
+                "name": "CRM", "asset_type": "information", "classification": "confidential",
+                "confidentiality": 4, "integrity": 2, "availability": 1, "business_value": 3,
+            }),
+        )
+        .await,
+    )
+    .await;
+    let threat = created(
+        app.post_auth(
+            "/api/v1/threats",
+            t,
+            &json!({
+                "name": "SoA evidence threat", "category": "deliberate",
+                "targets": ["confidentiality"], "base_likelihood": "possible",
+            }),
+        )
+        .await,
+    )
+    .await;
+    let risk = created(
+        app.post_auth(
+            &format!("/api/v1/assets/{asset}/exposures"),
+            t,
+            &json!({ "threat_id": threat }),
+        )
+        .await,
+    )
+    .await;
+    let me = json_of(app.get_auth("/api/v1/users/me", t).await, 200).await;
+    let treatment = json_of(
+        app.put_auth(
+            &format!("/api/v1/risks/{risk}/treatment"),
+            t,
+            &json!({
+                "option": "mitigate",
+                "owner": me["id"],
+                "planned_controls": ["8.24", "5.15"],
+                "due_date": (chrono::Utc::now() + chrono::Duration::days(30)).date_naive(),
+                "residual": { "impact": 2, "likelihood": 2 },
+            }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let all = json_of(
+        app.get_auth("/api/v1/compliance/soa?limit=100", t).await,
+        200,
+    )
+    .await;
+    let entry = |id: &str| {
+        all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["control_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let link = format!("treatment:{}", treatment["id"].as_str().unwrap());
+    assert!(refs(&entry("8.24")).contains(&link), "{}", entry("8.24"));
+    assert!(refs(&entry("5.15")).contains(&link));
+    assert!(!refs(&entry("7.4")).contains(&link));
+
     for bad in ["limit=0", "limit=101", "format=xml", "nope=1"] {
         let res = app
             .get_auth(&format!("/api/v1/compliance/soa?{bad}"), t)

@@ -75,7 +75,7 @@ pub struct SoaParams {
     pub limit: Option<u32>,
     #[garde(inner(length(max = 64)))]
     pub cursor: Option<String>,
-    /// `json` (default) or `csv` (all controls, no paging).
+    /// `json` (default), `csv` or `pdf` (all controls, no paging).
     #[garde(inner(length(max = 8)))]
     pub format: Option<String>,
 }
@@ -131,7 +131,7 @@ fn bad_cursor() -> ApiError {
     security(("bearer" = [])),
     params(SoaParams),
     responses(
-        (status = 200, description = "One page of the SoA, or all of it as text/csv", body = SoaPage),
+        (status = 200, description = "One page of the SoA, or all of it as text/csv or application/pdf", body = SoaPage),
         (status = 422, description = "Bad limit or format", body = ErrorBody)
     )
 )]
@@ -150,9 +150,18 @@ pub async fn list(
             )
                 .into_response());
         }
+        Some("pdf") => {
+            let name = state.compliance.tenant_name(&who).await?;
+            let pdf =
+                crate::pdf::soa_pdf(&entries, &name, isms_domain::time::now()).map_err(|e| {
+                    tracing::error!(error = %e, "compliance.soa_pdf_failed");
+                    ApiError::internal()
+                })?;
+            return Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response());
+        }
         Some(_) => {
             return Err(crate::extract::field_errors(vec![serde_json::json!({
-                "field": "format", "code": "invalid", "message": "json or csv"
+                "field": "format", "code": "invalid", "message": "json, csv or pdf"
             })]));
         }
     }

@@ -1,10 +1,10 @@
 //! The Statement of Applicability (ISO 27001 clause 6.1.3 d): the domain
 //! builds the 93 entries from the tenant's stored decisions and the
-//! evidence map; this service reads and changes the decisions. Risk
-//! treatments' planned controls are not linked yet, so evidence is the
-//! checks and built-in features only.
+//! evidence map; this service reads and changes the decisions. Evidence
+//! is the checks and built-in features plus the risk treatments that plan
+//! the control.
 
-use isms_domain::compliance::{SoaEntry, SoaPatch, build_soa};
+use isms_domain::compliance::{SoaEntry, SoaPatch, TreatmentLink, build_soa};
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
 use isms_domain::ports::RepoError;
 use isms_domain::principal::Principal;
@@ -15,11 +15,22 @@ use super::ComplianceService;
 use crate::AppError;
 
 impl ComplianceService {
+    async fn treatment_links(
+        &self,
+        tenant: isms_domain::TenantId,
+    ) -> Result<Vec<TreatmentLink>, AppError> {
+        match &self.inner.sources.risk {
+            Some(risk) => Ok(risk.treatment_links(tenant).await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// All 93 entries, in catalogue order.
     pub async fn soa(&self, who: &Principal) -> Result<Vec<SoaEntry>, AppError> {
         who.require(Permission::ComplianceRead)?;
         let decisions = self.inner.repo.soa_decisions(who.tenant_id).await?;
-        Ok(build_soa(&decisions, &[]))
+        let links = self.treatment_links(who.tenant_id).await?;
+        Ok(build_soa(&decisions, &links))
     }
 
     /// Changes one control's decision; the owner must be a user of the
@@ -34,7 +45,8 @@ impl ComplianceService {
         who.require(Permission::ComplianceWrite)?;
         let tenant = who.tenant_id;
         let decisions = self.inner.repo.soa_decisions(tenant).await?;
-        let mut entry = build_soa(&decisions, &[])
+        let links = self.treatment_links(tenant).await?;
+        let mut entry = build_soa(&decisions, &links)
             .into_iter()
             .find(|e| e.control_id == control_id)
             .ok_or(AppError::NotFound)?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use isms_domain::TenantId;
 use isms_domain::compliance::rules::RiskReviewInput;
-use isms_domain::compliance::{RiskReviewSource, TopRisk};
+use isms_domain::compliance::{RiskReviewSource, TopRisk, TreatmentLink};
 use isms_domain::ports::RepoError;
 use isms_domain::risk::{RiskFilter, RiskRepository};
 use isms_domain::time::Timestamp;
@@ -44,6 +44,20 @@ impl RiskReviewSource for RegisterReview {
                     score: u32::from(current.score),
                     level: current.level,
                 }
+            })
+            .collect())
+    }
+
+    async fn treatment_links(&self, tenant: TenantId) -> Result<Vec<TreatmentLink>, RepoError> {
+        let register = self.0.all_risks(tenant, &RiskFilter::default()).await?;
+        Ok(register
+            .into_iter()
+            .filter_map(|entry| entry.treatment)
+            .filter(|t| !t.planned_controls.is_empty())
+            .map(|t| TreatmentLink {
+                treatment_id: t.id,
+                risk_id: t.risk_id,
+                planned_controls: t.planned_controls,
             })
             .collect())
     }

@@ -145,6 +145,12 @@ pub trait RiskReviewSource: Send + Sync {
 
     /// Every assessed risk, for the report's risk summary.
     async fn risks(&self, tenant: TenantId) -> Result<Vec<TopRisk>, RepoError>;
+
+    /// Treatments that plan Annex A controls, for the SoA's evidence.
+    async fn treatment_links(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<super::soa::TreatmentLink>, RepoError>;
 }
 
 /// The input of `gdpr_compliance`, from the GDPR records.

@@ -184,6 +184,16 @@ pub fn default_soa() -> Vec<SoaEntry> {
 /// evidence per treatment that plans a control.
 pub fn build_soa(decisions: &[SoaDecision], treatments: &[TreatmentLink]) -> Vec<SoaEntry> {
     let mut soa = default_soa();
+    // Each planned control's id once, not once per catalogue entry.
+    let planned: Vec<(&TreatmentLink, Vec<String>)> = treatments
+        .iter()
+        .map(|t| {
+            (
+                t,
+                t.planned_controls.iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect();
     for entry in &mut soa {
         if let Some(d) = decisions.iter().find(|d| d.control_id == entry.control_id) {
             entry.applicable = d.applicable;
@@ -191,11 +201,8 @@ pub fn build_soa(decisions: &[SoaDecision], treatments: &[TreatmentLink]) -> Vec
             entry.status = d.status;
             entry.owner = d.owner;
         }
-        for t in treatments {
-            if t.planned_controls
-                .iter()
-                .any(|c| c.to_string() == entry.control_id)
-            {
+        for (t, ids) in &planned {
+            if ids.contains(&entry.control_id) {
                 entry.evidence.push(Evidence {
                     kind: EvidenceKind::Treatment,
                     reference: t.treatment_id.to_string(),

@@ -98,14 +98,6 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_snake_case() {
-        assert!(key("k", "customer_records2", 64).is_ok());
-        for bad in ["", "Customer", "2nd", "a-b", "a b"] {
-            assert!(key("k", bad, 64).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn sanitise_caps_and_neutralises() {
         assert_eq!(sanitise("db\ndown", 100), "db down");
         assert_eq!(sanitise("abcdef", 3), "abc…");
