@@ -259,3 +259,45 @@ async fn least_privilege_role_sees_only_its_scope() {
     c.close().await.unwrap();
     drop(db);
 }
+
+/// Every table that holds a tenant's rows is isolated by a forced policy,
+/// so a table a later migration adds cannot be forgotten.
+#[tokio::test]
+async fn every_tenant_table_forces_row_level_security() {
+    if isms_store::testing::service_url(DATABASE_URL_VAR).is_none() {
+        return;
+    }
+    let db = TestDatabase::postgres().await.unwrap();
+    let owner = Store::connect(&db.options()).await.unwrap();
+    field_crypto(&owner);
+    owner.migrate().await.unwrap();
+    let mut c = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let tables: Vec<(String, bool, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c \
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped \
+         WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace ORDER BY 1",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    let names: Vec<&str> = tables.iter().map(|t| t.0.as_str()).collect();
+    for expected in [
+        "users",
+        "gdpr_requests",
+        "gdpr_exports",
+        "gdpr_retention_policies",
+        "assets",
+    ] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+    let open: Vec<&str> = tables
+        .iter()
+        .filter(|(_, on, forced)| !(*on && *forced))
+        .map(|t| t.0.as_str())
+        .collect();
+    assert!(
+        open.is_empty(),
+        "tables without forced row-level security: {open:?}"
+    );
+    c.close().await.unwrap();
+}
