@@ -254,32 +254,6 @@ async fn blobs(app: &TestApp, sql: &'static str) -> Vec<Vec<u8>> {
     }
 }
 
-/// A count bound to one uuid.
-async fn count(app: &TestApp, sql: &'static str, id: uuid::Uuid) -> i64 {
-    match app.config.database_url.backend() {
-        isms_store::Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(app.db.url()).await.unwrap();
-            let n: i64 = sqlx::query_scalar(sql)
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-            n
-        }
-        isms_store::Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(app.db.url()).await.unwrap();
-            let n: i64 = sqlx::query_scalar(sql)
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-            n
-        }
-    }
-}
-
 /// Two text columns of one row, bound to its uuid.
 async fn text_pair(app: &TestApp, sql: &'static str, id: uuid::Uuid) -> (String, String) {
     match app.config.database_url.backend() {
@@ -1751,8 +1725,7 @@ async fn erasure_shreds_the_user_and_the_audit_log_still_verifies(backend: Backe
     services.store.close().await;
     // The subject key is destroyed (a tombstone without key material).
     assert_eq!(
-        count(
-            &app,
+        app.count(
             "SELECT COUNT(*) FROM subject_keys WHERE tenant_id = $1 AND wrapped_key IS NULL \
              AND destroyed_at IS NOT NULL",
             uuid::Uuid::parse_str(&tenant).unwrap(),
@@ -2023,7 +1996,7 @@ async fn tenant_delete_destroys_its_keys_and_cli_rotates_keys(backend: Backend) 
     app.login("boss@doomed.example", ADMIN_PASSWORD).await;
     let b_uuid = uuid::Uuid::parse_str(&tenant_b).unwrap();
     let b_keys = "SELECT COUNT(*) FROM data_keys WHERE tenant_id = $1";
-    assert!(count(&app, b_keys, b_uuid).await >= 1);
+    assert!(app.count(b_keys, b_uuid).await >= 1);
 
     let run = cli
         .run(&["tenant", "delete", "--tenant", &tenant_b, "--yes"])
@@ -2035,11 +2008,7 @@ async fn tenant_delete_destroys_its_keys_and_cli_rotates_keys(backend: Backend) 
         "{run:#?}"
     );
     assert!(!line.contains("(0 data key"), "{line}");
-    assert_eq!(
-        count(&app, b_keys, b_uuid).await,
-        0,
-        "B's keys are destroyed"
-    );
+    assert_eq!(app.count(b_keys, b_uuid).await, 0, "B's keys are destroyed");
 
     // B's users can no longer log in; its sessions end.
     for (email, pw) in [
@@ -2080,7 +2049,7 @@ async fn tenant_delete_destroys_its_keys_and_cli_rotates_keys(backend: Backend) 
         .one_line_error();
     assert!(line.contains(&tenant_b), "{line}");
     assert_eq!(
-        count(&app, b_keys, b_uuid).await,
+        app.count(b_keys, b_uuid).await,
         0,
         "no key for a deleted tenant"
     );

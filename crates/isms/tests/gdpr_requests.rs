@@ -31,31 +31,9 @@ async fn json_of(res: reqwest::Response, status: u16) -> Value {
     body
 }
 
-/// One number from the test database; `$1` is bound to `id`.
+/// One count from the test database; `$1` is bound to `id`.
 async fn scalar(app: &TestApp, sql: &'static str, id: &str) -> i64 {
-    let id: uuid::Uuid = id.parse().unwrap();
-    match app.config.database_url.backend() {
-        isms_store::Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(app.db.url()).await.unwrap();
-            let n = sqlx::query_scalar(sql)
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-            n
-        }
-        isms_store::Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(app.db.url()).await.unwrap();
-            let n = sqlx::query_scalar(sql)
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-            n
-        }
-    }
+    app.count(sql, id.parse().unwrap()).await
 }
 
 /// Waits for the export job to complete request `id`.

@@ -3,7 +3,7 @@
 
 /// One keyset page of a tenant's rows of `$table`, in id order.
 macro_rules! tenant_page {
-    ($self:ident, $tenant:ident, $page:ident, $table:literal, $columns:ident, $row:ident,
+    ($self:ident, $tenant:ident, $page:ident, $table:literal, $columns:expr, $row:ty,
      $out:ty, $key:expr) => {{
         let sql = format!(
             concat!(
@@ -11,10 +11,10 @@ macro_rules! tenant_page {
                 $table,
                 " WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
             ),
-            crate::compliance_rows::$columns
+            $columns
         );
         crate::scope::scoped!($self, crate::scope::Scope::Tenant($tenant), c => {
-            let rows = sqlx::query_as::<_, crate::compliance_rows::$row>(sqlx::AssertSqlSafe(sql))
+            let rows = sqlx::query_as::<_, $row>(sqlx::AssertSqlSafe(sql))
                 .bind($tenant.as_uuid())
                 .bind($page.after())
                 .bind($page.fetch_limit())
@@ -162,7 +162,8 @@ macro_rules! impl_compliance_repositories {
                 isms_domain::ports::RepoError,
             > {
                 crate::compliance_repos::tenant_page!(
-                    self, tenant, page, "compliance_scores", SCORE_COLUMNS, ScoreRow,
+                    self, tenant, page, "compliance_scores",
+                    crate::compliance_rows::SCORE_COLUMNS, crate::compliance_rows::ScoreRow,
                     isms_domain::compliance::ScoreSnapshot, |s| s.id
                 )
             }
@@ -369,7 +370,8 @@ macro_rules! impl_compliance_repositories {
                 isms_domain::ports::RepoError,
             > {
                 crate::compliance_repos::tenant_page!(
-                    self, tenant, page, "gdpr_consents", CONSENT_COLUMNS, ConsentRow,
+                    self, tenant, page, "gdpr_consents",
+                    crate::compliance_rows::CONSENT_COLUMNS, crate::compliance_rows::ConsentRow,
                     isms_domain::compliance::Consent, |c| c.id.as_uuid()
                 )
             }

@@ -348,24 +348,11 @@ macro_rules! impl_gdpr_repository {
                 isms_domain::page::Page<isms_domain::compliance::DataSubjectRequest>,
                 isms_domain::ports::RepoError,
             > {
-                let sql = format!(
-                    "SELECT {} FROM gdpr_requests WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) \
-                     ORDER BY id LIMIT $3",
-                    crate::gdpr_rows::REQUEST_COLUMNS
-                );
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    let rows = sqlx::query_as::<_, crate::gdpr_rows::RequestRow>(sqlx::AssertSqlSafe(sql))
-                        .bind(tenant.as_uuid())
-                        .bind(page.after())
-                        .bind(page.fetch_limit())
-                        .fetch_all(&mut *c)
-                        .await
-                        .map_err(crate::error::map)?
-                        .into_iter()
-                        .map(TryInto::try_into)
-                        .collect::<Result<Vec<isms_domain::compliance::DataSubjectRequest>, _>>()?;
-                    Ok(isms_domain::page::Page::from_overfetch(rows, &page, |r| r.id.as_uuid()))
-                })
+                crate::compliance_repos::tenant_page!(
+                    self, tenant, page, "gdpr_requests",
+                    crate::gdpr_rows::REQUEST_COLUMNS, crate::gdpr_rows::RequestRow,
+                    isms_domain::compliance::DataSubjectRequest, |r| r.id.as_uuid()
+                )
             }
 
             async fn open_requests(

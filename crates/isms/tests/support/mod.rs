@@ -262,6 +262,32 @@ impl TestApp {
         )
     }
 
+    /// One count from the test database; `$1` is bound to `id`.
+    pub async fn count(&self, sql: &'static str, id: uuid::Uuid) -> i64 {
+        match self.config.database_url.backend() {
+            isms_store::Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(self.db.url()).await.unwrap();
+                let n = sqlx::query_scalar(sql)
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+                n
+            }
+            isms_store::Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(self.db.url()).await.unwrap();
+                let n = sqlx::query_scalar(sql)
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+                n
+            }
+        }
+    }
+
     /// Runs one SQL statement against the test database.
     pub async fn sql(
         &self,
