@@ -121,6 +121,7 @@ impl Services {
         let risk = RiskService::new(
             ports.risks.clone(),
             ports.tenants.clone(),
+            ports.users.clone(),
             trail.clone(),
             auth.clone(),
         );

@@ -23,6 +23,9 @@ impl RiskService {
         meta: &RequestMeta,
     ) -> Result<Asset, AppError> {
         who.require(Permission::AssetsWrite)?;
+        if let Some(owner) = draft.owner {
+            self.require_owner(who.tenant_id, owner, "owner").await?;
+        }
         let asset = Asset::create(who.tenant_id, draft, now()).map_err(invalid)?;
         let event = Self::event(
             K::AssetCreated,
@@ -62,6 +65,11 @@ impl RiskService {
     ) -> Result<Asset, AppError> {
         who.require(Permission::AssetsWrite)?;
         let mut asset = self.repo().get_asset(who.tenant_id, id).await?;
+        // An owner the asset already has stays valid even once the user
+        // left; a new one must be a current user.
+        if let Some(owner) = draft.owner.filter(|o| asset.owner != Some(*o)) {
+            self.require_owner(who.tenant_id, owner, "owner").await?;
+        }
         asset.apply(draft, now()).map_err(invalid)?;
         let event = Self::event(
             K::AssetUpdated,

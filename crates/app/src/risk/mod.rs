@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use isms_domain::TenantId;
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
-use isms_domain::ports::TenantRepository;
+use isms_domain::ports::{RepoError, TenantRepository, UserRepository};
 use isms_domain::principal::Principal;
 use isms_domain::risk::{RiskMatrixConfig, RiskRepository, ValidationError};
 
@@ -34,6 +34,8 @@ pub struct RiskService {
 struct Inner {
     repo: Arc<dyn RiskRepository>,
     tenants: Arc<dyn TenantRepository>,
+    /// Owners named on assets and treatments must be the tenant's users.
+    users: Arc<dyn UserRepository>,
     audit: AuditTrail,
     auth: AuthService,
     /// The matrix every tenant is assessed on (the 4 × 5 default; see
@@ -52,6 +54,7 @@ impl RiskService {
     pub fn new(
         repo: Arc<dyn RiskRepository>,
         tenants: Arc<dyn TenantRepository>,
+        users: Arc<dyn UserRepository>,
         audit: AuditTrail,
         auth: AuthService,
     ) -> Self {
@@ -59,11 +62,31 @@ impl RiskService {
             inner: Arc::new(Inner {
                 repo,
                 tenants,
+                users,
                 audit,
                 auth,
                 config: RiskMatrixConfig::default(),
                 seeded: Mutex::new(HashSet::new()),
             }),
+        }
+    }
+
+    /// 422 `unknown_user` on `field` unless `owner` is a (live) user of
+    /// the tenant: another tenant's id must not become this one's owner.
+    pub(crate) async fn require_owner(
+        &self,
+        tenant: TenantId,
+        owner: isms_domain::UserId,
+        field: &'static str,
+    ) -> Result<(), AppError> {
+        match self.inner.users.get(tenant, owner).await {
+            Ok(_) => Ok(()),
+            Err(RepoError::NotFound) => Err(AppError::validation(
+                field,
+                "unknown_user",
+                "the owner must be a user of this tenant",
+            )),
+            Err(e) => Err(e.into()),
         }
     }
 

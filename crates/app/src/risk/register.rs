@@ -118,6 +118,10 @@ impl RiskService {
     ) -> Result<Treatment, AppError> {
         who.require(Permission::AssetsWrite)?;
         let entry = self.repo().get_risk(who.tenant_id, id).await?;
+        if entry.treatment.as_ref().map(|t| t.owner) != Some(draft.owner) {
+            self.require_owner(who.tenant_id, draft.owner, "owner")
+                .await?;
+        }
         let at = now();
         let treatment = match entry.treatment {
             Some(mut t) => {
