@@ -70,6 +70,40 @@ fn titles_of_the_controls_the_checks_evidence() {
     assert_eq!(title("A.8.24"), Some("Use of cryptography"));
 }
 
+/// Where ISO/IEC 27002:2022 words a title differently from Table A.1 of
+/// ISO/IEC 27001:2022, the catalogue keeps the 27001 wording (checked
+/// against copies of Table A.1 and Statements of Applicability that quote
+/// it); these are the places a well-meant "fix" would go wrong.
+#[test]
+fn titles_follow_27001_table_a1_not_27002() {
+    let title = |id: &str| control(id).map(|c| c.title.as_str());
+    // 27002: "User endpoint devices".
+    assert_eq!(title("8.1"), Some("User end point devices"));
+    // 27002: "Managing information security in the ICT supply chain".
+    assert_eq!(
+        title("5.21"),
+        Some(
+            "Managing information security in the information and communication technology (ICT) supply chain"
+        )
+    );
+    // 27002: "Privacy and protection of PII".
+    assert_eq!(
+        title("5.34"),
+        Some("Privacy and protection of personal identifiable information (PII)")
+    );
+    // Some guides write "Identification of legal, statutory …".
+    assert_eq!(
+        title("5.31"),
+        Some("Legal, statutory, regulatory and contractual requirements")
+    );
+    assert_eq!(
+        title("5.36"),
+        Some("Compliance with policies, rules and standards for information security")
+    );
+    assert_eq!(title("8.17"), Some("Clock synchronization"));
+    assert_eq!(title("8.20"), Some("Networks security"));
+}
+
 #[test]
 fn mapping_2013_examples() {
     assert_eq!(map_2013("A.9.4.2"), vec!["8.5"]);
