@@ -117,6 +117,9 @@ impl Walk<'_> {
     }
 }
 
+/// A filter column: its name and how it encodes its value.
+type Column<'a> = Option<(&'static str, &'a dyn Fn(&mut Vec<u8>))>;
+
 /// The first filter column that disagrees with the canonical bytes
 /// (`"canonical"` when they are not a canonical entry). Each column is
 /// encoded the way the entry encodes its field and compared with the bytes
@@ -136,33 +139,31 @@ fn disagreement(
     };
     // Steps over the key and checks the value against the column's
     // encoding (`None`: the field is not a column, step over its value).
-    let mut field = |w: &mut Walk<'_>,
-                     key: &[u8],
-                     column: Option<(&'static str, &dyn Fn(&mut Vec<u8>))>|
-     -> Result<(), &'static str> {
-        if !w.literal(key) {
-            return Err("canonical");
-        }
-        match column {
-            None => {
-                if w.value() {
-                    Ok(())
-                } else {
-                    Err("canonical")
+    let mut field =
+        |w: &mut Walk<'_>, key: &[u8], column: Column<'_>| -> Result<(), &'static str> {
+            if !w.literal(key) {
+                return Err("canonical");
+            }
+            match column {
+                None => {
+                    if w.value() {
+                        Ok(())
+                    } else {
+                        Err("canonical")
+                    }
+                }
+                Some((name, encode)) => {
+                    scratch.clear();
+                    encode(scratch);
+                    // The whole value: the next byte ends it.
+                    if w.literal(scratch) && matches!(w.bytes.get(w.at), Some(b',' | b'}')) {
+                        Ok(())
+                    } else {
+                        Err(name)
+                    }
                 }
             }
-            Some((name, encode)) => {
-                scratch.clear();
-                encode(scratch);
-                // The whole value: the next byte ends it.
-                if w.literal(scratch) && matches!(w.bytes.get(w.at), Some(b',' | b'}')) {
-                    Ok(())
-                } else {
-                    Err(name)
-                }
-            }
-        }
-    };
+        };
     let uuid = |b: &mut Vec<u8>, id: Option<uuid::Uuid>| {
         write_uuid(b, id, &mut uuid::Uuid::encode_buffer());
     };
@@ -174,7 +175,7 @@ fn disagreement(
         // No canonical entry holds a negative score.
         Err(_) => buf.extend_from_slice(b"-"),
     };
-    let steps: [(&[u8], Option<(&'static str, &dyn Fn(&mut Vec<u8>))>); 19] = [
+    let steps: [(&[u8], Column<'_>); 19] = [
         (b"{\"action\":", None),
         (
             b",\"actor_user_id\":",
@@ -584,7 +585,8 @@ mod tests {
     fn each_changed_column_is_named() {
         let e = entry();
         let bytes = e.canonical_bytes().unwrap_or_default();
-        let changes: [(&str, fn(&mut IndexedColumns)); 12] = [
+        type Change = fn(&mut IndexedColumns);
+        let changes: [(&str, Change); 12] = [
             ("id", |c| c.id = uuid::Uuid::nil()),
             ("tenant_id", |c| c.tenant_id = None),
             ("occurred_at", |c| {
