@@ -21,8 +21,11 @@ use crate::AppError;
 use crate::audit::AuditTrail;
 use crate::auth::AuthService;
 
-/// Entries read per round trip while verifying.
+/// Entries read per statement while verifying.
 const SCAN_BATCH: u32 = 10_000;
+
+/// Pages read ahead of the hashing while verifying.
+const READ_AHEAD: usize = 2;
 
 /// An inclusion proof (RFC 9162 §2.1.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -493,10 +496,13 @@ impl AuditLogService {
     }
 }
 
-/// The whole-log verification over a store: reads batches of entries
-/// while hashing the previous one (on SQLite the read runs on the driver's
-/// thread, so reading and hashing use both cores), checking each
-/// checkpoint when the entries reach its size.
+/// The whole-log verification over a store, as a pipeline: this task
+/// reads pages of entries and hands them through a bounded channel to a
+/// blocking thread that hashes them, rebuilds the tree (a compact range:
+/// O(log n) hashes held) and checks each checkpoint when the entries reach
+/// its size. Reading and hashing run on two cores at once, the hashing
+/// keeps no runtime worker busy for seconds, and at most
+/// `READ_AHEAD + 2` pages are in memory. The first failure stops both.
 pub async fn verify_stored(
     repo: &dyn isms_domain::ports::AuditRepository,
     log: &LogId,
@@ -504,30 +510,48 @@ pub async fn verify_stored(
     keys: &[(String, [u8; 32])],
 ) -> Result<VerifyReport, AppError> {
     checkpoints.sort_by_key(|c| c.checkpoint.tree_size);
-    let mut pending = checkpoints.into_iter().peekable();
-    let mut verifier = LogVerifier::new(log.clone());
-    let mut batch = repo.scan(log, 0, SCAN_BATCH).await?;
-    loop {
-        let last = batch.len() < SCAN_BATCH as usize;
-        let next_from = batch.last().map_or(0, |e| e.seq + 1);
-        if last {
-            if check_batch(&mut verifier, &mut pending, &batch, keys) {
-                for cp in pending.by_ref() {
-                    verifier.check_checkpoint(&cp.checkpoint, note_ok(&cp, keys));
-                }
+    let (pages, mut received) =
+        tokio::sync::mpsc::channel::<Vec<isms_domain::audit::RawEntry>>(READ_AHEAD);
+    let keys = keys.to_vec();
+    let log_id = log.clone();
+    let hashing = tokio::task::spawn_blocking(move || {
+        let mut pending = checkpoints.into_iter().peekable();
+        let mut verifier = LogVerifier::new(log_id);
+        while let Some(page) = received.blocking_recv() {
+            if !check_batch(&mut verifier, &mut pending, &page, &keys) {
+                // Dropping the receiver stops the reader.
+                return verifier.finish();
             }
-            break;
         }
-        let (next, intact) = futures::future::join(repo.scan(log, next_from, SCAN_BATCH), async {
-            check_batch(&mut verifier, &mut pending, &batch, keys)
-        })
-        .await;
-        if !intact {
-            break;
+        // Every entry was read: the remaining checkpoints are due.
+        for cp in pending {
+            verifier.check_checkpoint(&cp.checkpoint, note_ok(&cp, &keys));
         }
-        batch = next?;
+        verifier.finish()
+    });
+    let read = async {
+        let mut from = 0;
+        loop {
+            let page = repo.scan(log, from, SCAN_BATCH).await?;
+            let full = page.len() >= SCAN_BATCH as usize;
+            let Some(last) = page.last() else {
+                break;
+            };
+            from = last.seq + 1;
+            if pages.send(page).await.is_err() || !full {
+                // The hashing stopped at a failure, or this was the tail.
+                break;
+            }
+        }
+        Ok::<(), AppError>(())
     }
-    Ok(verifier.finish())
+    .await;
+    drop(pages);
+    let report = hashing
+        .await
+        .map_err(|e| AppError::Internal(format!("audit verification: {e}")))?;
+    read?;
+    Ok(report)
 }
 
 /// Pushes a batch, checking each checkpoint the entries reach; `false`

@@ -4,9 +4,9 @@
 //! never stored without its record (and a failed append rolls the change
 //! back).
 //!
-//! Per log: create the head row if missing, lock it (`FOR UPDATE` on
-//! PostgreSQL; SQLite transactions are `BEGIN IMMEDIATE`, so the database
-//! lock is held already), assign the next sequence numbers, hash each entry
+//! Per log: lock the head row, creating it first if missing (`FOR UPDATE`
+//! on PostgreSQL; SQLite transactions are `BEGIN IMMEDIATE`, so the
+//! database lock is held already), assign the next sequence numbers, hash each entry
 //! into the compact range kept in the head row, store the entries and the
 //! perfect-subtree nodes they complete, and write the new head. Appends of
 //! several instances to one log serialise on the head row and can neither
@@ -23,23 +23,35 @@ macro_rules! append_audit {
                 .first()
                 .and_then(|r| r.tenant_id)
                 .map(|t| t.as_uuid());
-            sqlx::query(
-                "INSERT INTO audit_logs (log_id, tenant_id, size, frontier, root_hash, updated_at) \
-                 VALUES ($1, $2, 0, $3, $4, $5) ON CONFLICT (log_id) DO NOTHING",
-            )
-            .bind(&log_text)
-            .bind(tenant)
-            .bind(Vec::<u8>::new())
-            .bind(isms_domain::audit::empty_root().to_vec())
-            .bind(now)
-            .execute(&mut *$c)
-            .await
-            .map_err(crate::error::map)?;
-            let (size, frontier_bytes): (i64, Vec<u8>) = sqlx::query_as(Self::AUDIT_HEAD_FOR_UPDATE)
+            // The head row exists after a log's first append: lock it
+            // straight away (one round trip), creating it only when missing.
+            let head: Option<(i64, Vec<u8>)> = sqlx::query_as(Self::AUDIT_HEAD_FOR_UPDATE)
                 .bind(&log_text)
-                .fetch_one(&mut *$c)
+                .fetch_optional(&mut *$c)
                 .await
                 .map_err(crate::error::map)?;
+            let (size, frontier_bytes) = match head {
+                Some(head) => head,
+                None => {
+                    sqlx::query(
+                        "INSERT INTO audit_logs (log_id, tenant_id, size, frontier, root_hash, updated_at) \
+                         VALUES ($1, $2, 0, $3, $4, $5) ON CONFLICT (log_id) DO NOTHING",
+                    )
+                    .bind(&log_text)
+                    .bind(tenant)
+                    .bind(Vec::<u8>::new())
+                    .bind(isms_domain::audit::empty_root().to_vec())
+                    .bind(now)
+                    .execute(&mut *$c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    sqlx::query_as(Self::AUDIT_HEAD_FOR_UPDATE)
+                        .bind(&log_text)
+                        .fetch_one(&mut *$c)
+                        .await
+                        .map_err(crate::error::map)?
+                }
+            };
             let size = crate::audit_rows::to_u64(size, "audit log size")?;
             let mut frontier = isms_domain::audit::Frontier::from_bytes(size, &frontier_bytes)
                 .map_err(|_| crate::audit_rows::corrupt("audit frontier"))?;

@@ -34,7 +34,7 @@ macro_rules! impl_audit_repositories {
                 &self,
                 log: &isms_domain::audit::LogId,
             ) -> Result<isms_domain::ports::AuditHead, isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::audit_repos::scope_of(log), c => {
+                crate::scope::scoped_read!(self, crate::audit_repos::scope_of(log), c => {
                     let row = sqlx::query_as::<_, crate::audit_rows::HeadRow>(
                         "SELECT log_id, size, root_hash FROM audit_logs WHERE log_id = $1",
                     )
@@ -80,27 +80,51 @@ macro_rules! impl_audit_repositories {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                crate::scope::scoped!(self, crate::audit_repos::scope_of(log), c => {
-                    // One round trip of point lookups on the primary key
-                    // (an OR of pairs defeats the index on SQLite).
+                crate::scope::scoped_read!(self, crate::audit_repos::scope_of(log), c => {
                     let log_text = log.to_string();
-                    let mut q = sqlx::QueryBuilder::new("");
-                    for (i, id) in ids.iter().enumerate() {
-                        if i > 0 {
-                            q.push(" UNION ALL ");
+                    let rows: Vec<(i64, i64, Vec<u8>)> = if let Some(sql) =
+                        Self::AUDIT_NODES_BY_LIST
+                    {
+                        // One statement whatever the number of nodes: it
+                        // is prepared once per connection, not once per
+                        // proof shape.
+                        let mut levels = String::with_capacity(ids.len() * 3);
+                        let mut indexes = String::with_capacity(ids.len() * 8);
+                        for (i, id) in ids.iter().enumerate() {
+                            if i > 0 {
+                                levels.push(',');
+                                indexes.push(',');
+                            }
+                            levels.push_str(&id.level.to_string());
+                            indexes.push_str(&crate::audit_rows::to_i64(id.index)?.to_string());
                         }
-                        q.push("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE log_id = ");
-                        q.push_bind(log_text.clone());
-                        q.push(" AND level = ");
-                        q.push_bind(i16::from(id.level));
-                        q.push(" AND idx = ");
-                        q.push_bind(crate::audit_rows::to_i64(id.index)?);
-                    }
-                    let rows: Vec<(i64, i64, Vec<u8>)> = q
-                        .build_query_as()
-                        .fetch_all(&mut *c)
-                        .await
-                        .map_err(crate::error::map)?;
+                        sqlx::query_as(sql)
+                            .bind(&log_text)
+                            .bind(levels)
+                            .bind(indexes)
+                            .fetch_all(&mut *c)
+                            .await
+                            .map_err(crate::error::map)?
+                    } else {
+                        // One round trip of point lookups on the primary key
+                        // (an OR of pairs defeats the index on SQLite).
+                        let mut q = sqlx::QueryBuilder::new("");
+                        for (i, id) in ids.iter().enumerate() {
+                            if i > 0 {
+                                q.push(" UNION ALL ");
+                            }
+                            q.push("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE log_id = ");
+                            q.push_bind(log_text.clone());
+                            q.push(" AND level = ");
+                            q.push_bind(i16::from(id.level));
+                            q.push(" AND idx = ");
+                            q.push_bind(crate::audit_rows::to_i64(id.index)?);
+                        }
+                        q.build_query_as()
+                            .fetch_all(&mut *c)
+                            .await
+                            .map_err(crate::error::map)?
+                    };
                     rows.into_iter()
                         .map(|(level, idx, hash)| {
                             Ok((
@@ -122,7 +146,7 @@ macro_rules! impl_audit_repositories {
                 from: u64,
                 limit: u32,
             ) -> Result<Vec<isms_domain::audit::RawEntry>, isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::audit_repos::scope_of(log), c => {
+                crate::scope::scoped_read!(self, crate::audit_repos::scope_of(log), c => {
                     if let Some(sql) = Self::AUDIT_SCAN_AS_TEXT {
                         // One row for the whole batch: a backend whose
                         // driver hands rows over one at a time (SQLite)
@@ -136,20 +160,72 @@ macro_rules! impl_audit_repositories {
                             .map_err(crate::error::map)?;
                         return crate::audit_rows::entries_from_text(text.as_deref());
                     }
-                    sqlx::query_as::<_, crate::audit_rows::EntryRow>(concat!(
+                    // Columns by position, strings and bytes borrowed
+                    // from the row until they are kept: a million rows
+                    // are decoded without a name lookup per column.
+                    //
+                    // The page is read as the range [from, from + limit)
+                    // first: an open `seq >= $2` lets the planner (before
+                    // the table is analysed) choose a bitmap scan of the
+                    // whole rest of the log and a sort that spills to
+                    // disk, for every page. Only a short range (a gap, or
+                    // the tail) is topped up from beyond it.
+                    use sqlx::Row as _;
+                    let from_i = crate::audit_rows::to_i64(from)?;
+                    let end = from_i.saturating_add(i64::from(limit));
+                    let mut rows = sqlx::query(concat!(
                         "SELECT ",
                         crate::audit_rows::entry_columns!(),
-                        " FROM audit_entries WHERE log_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3"
+                        " FROM audit_entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq"
                     ))
                     .bind(log.to_string())
-                    .bind(crate::audit_rows::to_i64(from)?)
-                    .bind(i64::from(limit))
+                    .bind(from_i)
+                    .bind(end)
                     .fetch_all(&mut *c)
                     .await
-                    .map_err(crate::error::map)?
-                    .into_iter()
-                    .map(crate::audit_rows::EntryRow::into_raw)
-                    .collect()
+                    .map_err(crate::error::map)?;
+                    if rows.len() < limit as usize {
+                        let more = limit as usize - rows.len();
+                        rows.extend(
+                            sqlx::query(concat!(
+                                "SELECT ",
+                                crate::audit_rows::entry_columns!(),
+                                " FROM audit_entries WHERE log_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3"
+                            ))
+                            .bind(log.to_string())
+                            .bind(end)
+                            .bind(i64::try_from(more).unwrap_or(i64::MAX))
+                            .fetch_all(&mut *c)
+                            .await
+                            .map_err(crate::error::map)?,
+                        );
+                    }
+                    let m = crate::error::map;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(isms_domain::audit::RawEntry {
+                                seq: crate::audit_rows::to_u64(row.try_get(0).map_err(m)?, "audit seq")?,
+                                canonical: row.try_get::<&str, _>(1).map_err(m)?.as_bytes().to_vec(),
+                                leaf_hash: crate::audit_rows::hash_of(
+                                    row.try_get::<&[u8], _>(2).map_err(m)?,
+                                    "leaf hash",
+                                )?,
+                                indexed: Some(isms_domain::audit::IndexedColumns {
+                                    id: row.try_get(3).map_err(m)?,
+                                    tenant_id: row.try_get(4).map_err(m)?,
+                                    occurred_at: row.try_get(5).map_err(m)?,
+                                    event_type: row.try_get(6).map_err(m)?,
+                                    actor_user_id: row.try_get(7).map_err(m)?,
+                                    resource_type: row.try_get(8).map_err(m)?,
+                                    resource_id: row.try_get(9).map_err(m)?,
+                                    outcome: row.try_get(10).map_err(m)?,
+                                    ip: row.try_get(11).map_err(m)?,
+                                    compliance_flags: row.try_get(12).map_err(m)?,
+                                    risk_score: row.try_get(13).map_err(m)?,
+                                }),
+                            })
+                        })
+                        .collect()
                 })
             }
 
@@ -162,8 +238,7 @@ macro_rules! impl_audit_repositories {
                     let flag = f.flag.map(|fl| format!("%\"{}\"%", fl.as_str()));
                     let before = f.before_seq.map(crate::audit_rows::to_i64).transpose()?;
                     sqlx::query_as::<_, crate::audit_rows::EntryRow>(concat!(
-                        "SELECT ",
-                        crate::audit_rows::entry_columns!(),
+                        "SELECT seq, canonical",
                         " FROM audit_entries WHERE log_id = $1 \
                           AND ($2 IS NULL OR occurred_at >= $2) AND ($3 IS NULL OR occurred_at < $3) \
                           AND ($4 IS NULL OR event_type = $4) AND ($5 IS NULL OR actor_user_id = $5) \
@@ -200,8 +275,7 @@ macro_rules! impl_audit_repositories {
             ) -> Result<isms_domain::audit::AuditEntry, isms_domain::ports::RepoError> {
                 crate::scope::scoped!(self, crate::audit_repos::scope_of(log), c => {
                     sqlx::query_as::<_, crate::audit_rows::EntryRow>(concat!(
-                        "SELECT ",
-                        crate::audit_rows::entry_columns!(),
+                        "SELECT seq, canonical",
                         " FROM audit_entries WHERE log_id = $1 AND id = $2"
                     ))
                     .bind(log.to_string())
@@ -269,7 +343,7 @@ macro_rules! impl_audit_repositories {
                 log: &isms_domain::audit::LogId,
             ) -> Result<Option<isms_domain::ports::StoredCheckpoint>, isms_domain::ports::RepoError>
             {
-                crate::scope::scoped!(self, crate::audit_repos::scope_of(log), c => {
+                crate::scope::scoped_read!(self, crate::audit_repos::scope_of(log), c => {
                     let row = sqlx::query_as::<_, crate::audit_rows::CheckpointRow>(
                         "SELECT log_id, note, key_id, tree_size, root_hash, signed_at FROM audit_checkpoints \
                          WHERE log_id = $1 ORDER BY tree_size DESC LIMIT 1",
@@ -290,7 +364,7 @@ macro_rules! impl_audit_repositories {
                 &self,
                 log: &isms_domain::audit::LogId,
             ) -> Result<Vec<isms_domain::ports::StoredCheckpoint>, isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::audit_repos::scope_of(log), c => {
+                crate::scope::scoped_read!(self, crate::audit_repos::scope_of(log), c => {
                     sqlx::query_as::<_, crate::audit_rows::CheckpointRow>(
                         "SELECT log_id, note, key_id, tree_size, root_hash, signed_at FROM audit_checkpoints \
                          WHERE log_id = $1 ORDER BY tree_size",

@@ -58,28 +58,14 @@ pub(crate) fn flags_text(flags: &[ComplianceFlag]) -> String {
     serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned())
 }
 
-fn flags_of(text: &str) -> Result<Vec<String>, RepoError> {
-    serde_json::from_str(text).map_err(|_| corrupt("audit compliance flags"))
-}
-
+/// An entry as queries read it: the bytes its leaf hash covers.
 #[derive(sqlx::FromRow)]
 pub(crate) struct EntryRow {
     seq: i64,
     canonical: String,
-    leaf_hash: Vec<u8>,
-    id: Uuid,
-    tenant_id: Option<Uuid>,
-    occurred_at: DateTime<Utc>,
-    event_type: String,
-    actor_user_id: Option<Uuid>,
-    resource_type: Option<String>,
-    resource_id: Option<String>,
-    outcome: String,
-    ip: Option<String>,
-    compliance_flags: String,
-    risk_score: i64,
 }
 
+/// The columns the verifier reads, in the order `scan` decodes them.
 macro_rules! entry_columns {
     () => {
         "seq, canonical, leaf_hash, id, tenant_id, occurred_at, event_type, actor_user_id, resource_type, \
@@ -89,28 +75,6 @@ macro_rules! entry_columns {
 pub(crate) use entry_columns;
 
 impl EntryRow {
-    /// The row as written, for the verifier to judge.
-    pub(crate) fn into_raw(self) -> Result<RawEntry, RepoError> {
-        Ok(RawEntry {
-            seq: to_u64(self.seq, "audit seq")?,
-            leaf_hash: hash_of(&self.leaf_hash, "leaf hash")?,
-            indexed: Some(isms_domain::audit::IndexedColumns {
-                id: self.id,
-                tenant_id: self.tenant_id,
-                occurred_at: self.occurred_at,
-                event_type: self.event_type,
-                actor_user_id: self.actor_user_id,
-                resource_type: self.resource_type,
-                resource_id: self.resource_id,
-                outcome: self.outcome,
-                ip: self.ip,
-                compliance_flags: flags_of(&self.compliance_flags)?,
-                risk_score: self.risk_score,
-            }),
-            canonical: self.canonical.into_bytes(),
-        })
-    }
-
     /// The entry, decoded from the bytes its leaf hash covers. A row that
     /// does not decode, or names another position, is corrupt (and
     /// `isms audit verify` will say where).
@@ -346,7 +310,7 @@ pub(crate) fn entries_from_text(text: Option<&str>) -> Result<Vec<RawEntry>, Rep
                 resource_id: c.6,
                 outcome: c.7,
                 ip: c.8,
-                compliance_flags: flags_of(&c.9)?,
+                compliance_flags: c.9,
                 risk_score: c.10,
             }),
         });
@@ -359,12 +323,22 @@ pub(crate) fn entries_from_text(text: Option<&str>) -> Result<Vec<RawEntry>, Rep
 }
 
 fn hash_hex(s: &str) -> Result<Hash, RepoError> {
+    let nibble = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    };
+    let s = s.as_bytes();
     let mut out = [0u8; 32];
-    if s.len() != 64 || !s.is_ascii() {
+    if s.len() != 64 {
         return Err(corrupt("leaf hash"));
     }
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| corrupt("leaf hash"))?;
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(hi), Some(lo)) => *o = hi << 4 | lo,
+            _ => return Err(corrupt("leaf hash")),
+        }
     }
     Ok(out)
 }

@@ -32,6 +32,15 @@ impl PgStore {
     pub(crate) const AUDIT_HEAD_FOR_UPDATE: &'static str =
         "SELECT size, frontier FROM audit_logs WHERE log_id = $1 FOR UPDATE";
 
+    /// Proof nodes by two comma-separated lists (levels, indexes) walked
+    /// in step: one prepared statement for every proof, index lookups on
+    /// the primary key.
+    pub(crate) const AUDIT_NODES_BY_LIST: Option<&'static str> = Some(
+        "SELECT CAST(n.level AS BIGINT), n.idx, n.hash FROM audit_nodes n \
+         JOIN unnest(string_to_array($2, ',')::smallint[], string_to_array($3, ',')::bigint[]) \
+         AS w(level, idx) ON n.level = w.level AND n.idx = w.idx WHERE n.log_id = $1",
+    );
+
     /// PostgreSQL's driver decodes rows cheaply: no JSON detour.
     pub(crate) const AUDIT_SCAN_AS_TEXT: Option<&'static str> = None;
 
@@ -60,13 +69,24 @@ impl PgStore {
         &self,
         scope: crate::scope::Scope,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, isms_domain::ports::RepoError> {
-        let mut tx = self.pool.begin().await.map_err(crate::error::map)?;
-        sqlx::query("SELECT set_config('isms.tenant_id', $1, true)")
-            .bind(scope.setting())
-            .execute(&mut *tx)
+        // BEGIN and the scope in one simple query: one round trip, not
+        // two. The setting is a UUID or `*` (checked here, since it is
+        // written into the statement rather than bound).
+        let setting = scope.setting();
+        if !setting
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'*')
+        {
+            return Err(isms_domain::ports::RepoError::Internal(
+                "invalid tenant scope".into(),
+            ));
+        }
+        self.pool
+            .begin_with(sqlx::AssertSqlSafe(format!(
+                "BEGIN; SELECT set_config('isms.tenant_id', '{setting}', true)"
+            )))
             .await
-            .map_err(crate::error::map)?;
-        Ok(tx)
+            .map_err(crate::error::map)
     }
 
     pub(crate) async fn conn(

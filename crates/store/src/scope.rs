@@ -60,6 +60,21 @@ macro_rules! scoped {
 
 pub(crate) use scoped;
 
+/// `scoped!` for bodies that only read: the scope is released without a
+/// commit. On PostgreSQL the dropped transaction's ROLLBACK is sent with
+/// the pool's release check, off the caller's path (a round trip saved per
+/// read; a body that wrote would lose its writes, so reads only).
+macro_rules! scoped_read {
+    ($self:ident, $scope:expr, $c:ident => $body:expr) => {{
+        let mut $c = $self.conn($scope).await?;
+        let out: Result<_, isms_domain::ports::RepoError> = async { $body }.await;
+        drop($c);
+        out
+    }};
+}
+
+pub(crate) use scoped_read;
+
 /// Like `scoped!`, but always in a transaction (on SQLite too): for
 /// changes, which append their audit records before committing.
 macro_rules! scoped_tx {

@@ -33,6 +33,9 @@ impl SqliteStore {
     pub(crate) const AUDIT_HEAD_FOR_UPDATE: &'static str =
         "SELECT size, frontier FROM audit_logs WHERE log_id = $1";
 
+    /// No arrays: proof nodes are read by a `UNION ALL` of point lookups.
+    pub(crate) const AUDIT_NODES_BY_LIST: Option<&'static str> = None;
+
     /// A batch of entries as one text, per entry a line `<seq> <leaf hex>
     /// <canonical>` and a line of its filter columns as JSON (neither holds
     /// a raw newline; see `scan`).

@@ -364,7 +364,7 @@ impl AuditEntry {
     }
 }
 
-fn write_u64(buf: &mut Vec<u8>, mut n: u64) {
+pub(super) fn write_u64(buf: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -378,7 +378,7 @@ fn write_u64(buf: &mut Vec<u8>, mut n: u64) {
     buf.extend_from_slice(&digits[i..]);
 }
 
-fn write_uuid(buf: &mut Vec<u8>, id: Option<uuid::Uuid>, scratch: &mut [u8; 45]) {
+pub(super) fn write_uuid(buf: &mut Vec<u8>, id: Option<uuid::Uuid>, scratch: &mut [u8; 45]) {
     match id {
         Some(id) => {
             buf.push(b'"');
@@ -390,7 +390,7 @@ fn write_uuid(buf: &mut Vec<u8>, id: Option<uuid::Uuid>, scratch: &mut [u8; 45])
 }
 
 /// `"YYYY-MM-DDTHH:MM:SS.ffffffZ"` (the verifier formats a million of these).
-fn write_timestamp(buf: &mut Vec<u8>, t: &Timestamp) {
+pub(super) fn write_timestamp(buf: &mut Vec<u8>, t: &Timestamp) {
     use chrono::{Datelike, Timelike};
     let pad = |buf: &mut Vec<u8>, n: u32, width: usize| {
         let mut digits = [b'0'; 10];
@@ -424,7 +424,7 @@ fn write_timestamp(buf: &mut Vec<u8>, t: &Timestamp) {
     buf.extend_from_slice(b"Z\"");
 }
 
-fn write_opt(buf: &mut Vec<u8>, v: Option<&str>) {
+pub(super) fn write_opt(buf: &mut Vec<u8>, v: Option<&str>) {
     match v {
         Some(s) => write_str(buf, s),
         None => buf.extend_from_slice(b"null"),
