@@ -10,6 +10,7 @@
 //! way an audit write that fails fails the request.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -116,8 +117,8 @@ impl AuditTrail {
         // must read the same threshold.
         let mut policies: HashMap<TenantId, Arc<AuditPolicy>> = HashMap::new();
         for t in events.iter().filter_map(|e| e.tenant_id) {
-            if !policies.contains_key(&t) {
-                policies.insert(t, self.policy(t).await?);
+            if let Entry::Vacant(slot) = policies.entry(t) {
+                slot.insert(self.policy(t).await?);
             }
         }
         let default_policy = Arc::new(AuditPolicy::default());
