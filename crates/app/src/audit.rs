@@ -9,15 +9,18 @@
 //! (a failed login, a denial) is appended on its own by `record`; either
 //! way an audit write that fails fails the request.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use isms_domain::TenantId;
 use isms_domain::audit::{AuditPolicy, AuditRecord, ComplianceFlag, LogId};
 use isms_domain::continuity::{AppendOutcome, AuditObserver};
 use isms_domain::events::{Outcome, SecurityEvent, SecurityEventKind as K};
 use isms_domain::ports::{AuditPolicyRepository, AuditRepository, EventSink, RepoError};
+use isms_domain::time::Timestamp;
+use isms_domain::{TenantId, UserId};
 
 use crate::AppError;
 
@@ -92,60 +95,66 @@ impl AuditTrail {
     }
 
     /// The scored records of `events`, in order.
+    ///
+    /// Repeated failures are looked up once per (log, IP, subject) of the
+    /// batch rather than once per event: none of the batch is stored yet,
+    /// so every event of a key sees the same entries, and the newest
+    /// failures since the earliest window of the key answer every event's
+    /// window. At most the policy's threshold of them are read, which is
+    /// all the score looks at (whether the count reaches it).
     pub async fn prepare(&self, events: &[SecurityEvent]) -> Result<Vec<AuditRecord>, AppError> {
+        let mut windows: HashMap<FailureKey<'_>, Timestamp> = HashMap::new();
+        for e in events {
+            if let Some(key) = failure_key(e) {
+                let since = e.at - FAILURE_WINDOW;
+                windows
+                    .entry(key)
+                    .and_modify(|s| *s = (*s).min(since))
+                    .or_insert(since);
+            }
+        }
+        // One policy per tenant for the whole batch: the cap and the score
+        // must read the same threshold.
+        let mut policies: HashMap<TenantId, Arc<AuditPolicy>> = HashMap::new();
+        for t in events.iter().filter_map(|e| e.tenant_id) {
+            if let Entry::Vacant(slot) = policies.entry(t) {
+                slot.insert(self.policy(t).await?);
+            }
+        }
+        let default_policy = Arc::new(AuditPolicy::default());
+        let mut failures = HashMap::with_capacity(windows.len());
+        for (key, since) in windows {
+            let policy = policies.get(&key.tenant).unwrap_or(&default_policy);
+            let times = self
+                .inner
+                .repo
+                .recent_failure_times(
+                    &LogId::tenant(key.tenant),
+                    key.ip,
+                    key.subject,
+                    since,
+                    policy.repeated_failure_threshold,
+                )
+                .await?;
+            failures.insert(key, times);
+        }
         let mut out = Vec::with_capacity(events.len());
         for e in events {
-            out.push(self.prepare_one(e).await?);
+            let recent_failures = match failure_key(e).and_then(|k| failures.get(&k)) {
+                Some(times) => {
+                    let since = e.at - FAILURE_WINDOW;
+                    let n = times.iter().filter(|t| **t >= since).count();
+                    u32::try_from(n).unwrap_or(u32::MAX)
+                }
+                None => 0,
+            };
+            let policy = e
+                .tenant_id
+                .and_then(|t| policies.get(&t))
+                .unwrap_or(&default_policy);
+            out.push(prepare_one(e, policy, recent_failures)?);
         }
         Ok(out)
-    }
-
-    async fn prepare_one(&self, e: &SecurityEvent) -> Result<AuditRecord, AppError> {
-        let event_type = e.kind.as_str();
-        let ip: Option<IpAddr> = e.meta.ip.as_deref().and_then(|s| s.parse().ok());
-        let (policy, recent_failures) = match e.tenant_id {
-            Some(t) => {
-                let policy = self.policy(t).await?;
-                let log = LogId::tenant(t);
-                let subject = e.actor_user_id.or(e.target_user_id);
-                let since = e.at - FAILURE_WINDOW;
-                let n = self
-                    .inner
-                    .repo
-                    .recent_failures(&log, e.meta.ip.as_deref(), subject, since)
-                    .await?;
-                (policy, n)
-            }
-            None => (Arc::new(AuditPolicy::default()), 0),
-        };
-        let ctx = isms_domain::audit::RiskContext {
-            ip,
-            at: e.at,
-            recent_failures,
-        };
-        let risk_score = isms_domain::audit::score(&policy, event_type, &ctx);
-        let compliance_flags = flags_of(e);
-        let (resource_type, resource_id) = resource_of(e);
-        let record = AuditRecord {
-            event_type: event_type.to_owned(),
-            tenant_id: e.tenant_id,
-            actor_user_id: e.actor_user_id,
-            session_id: e.session_id,
-            request_id: e.meta.request_id.clone(),
-            resource_type,
-            resource_id,
-            action: action_of(e.kind).to_owned(),
-            outcome: e.outcome,
-            ip: e.meta.ip.clone(),
-            user_agent: e.meta.user_agent.clone(),
-            details: e.details.clone(),
-            compliance_flags,
-            risk_score,
-        };
-        record
-            .validate()
-            .map_err(|err| AppError::Internal(format!("audit record rejected: {err}")))?;
-        Ok(record)
     }
 
     /// Appends the records of events that change nothing else, then
@@ -183,6 +192,65 @@ impl AuditTrail {
         self.committed(events);
         Ok(out)
     }
+}
+
+fn prepare_one(
+    e: &SecurityEvent,
+    policy: &AuditPolicy,
+    recent_failures: u32,
+) -> Result<AuditRecord, AppError> {
+    let event_type = e.kind.as_str();
+    let ip: Option<IpAddr> = e.meta.ip.as_deref().and_then(|s| s.parse().ok());
+    let ctx = isms_domain::audit::RiskContext {
+        ip,
+        at: e.at,
+        recent_failures,
+    };
+    let risk_score = isms_domain::audit::score(policy, event_type, &ctx);
+    let compliance_flags = flags_of(e);
+    let (resource_type, resource_id) = resource_of(e);
+    let record = AuditRecord {
+        event_type: event_type.to_owned(),
+        tenant_id: e.tenant_id,
+        actor_user_id: e.actor_user_id,
+        session_id: e.session_id,
+        request_id: e.meta.request_id.clone(),
+        resource_type,
+        resource_id,
+        action: action_of(e.kind).to_owned(),
+        outcome: e.outcome,
+        ip: e.meta.ip.clone(),
+        user_agent: e.meta.user_agent.clone(),
+        details: e.details.clone(),
+        compliance_flags,
+        risk_score,
+    };
+    record
+        .validate()
+        .map_err(|err| AppError::Internal(format!("audit record rejected: {err}")))?;
+    Ok(record)
+}
+
+/// Whose repeated failures raise an event's score: the tenant log, the
+/// client IP as given and the actor (else the target) of the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FailureKey<'a> {
+    tenant: TenantId,
+    ip: Option<&'a str>,
+    subject: Option<UserId>,
+}
+
+/// `None` when nothing can be looked up: no tenant log, or neither an IP
+/// nor a subject to match.
+fn failure_key(e: &SecurityEvent) -> Option<FailureKey<'_>> {
+    let tenant = e.tenant_id?;
+    let ip = e.meta.ip.as_deref();
+    let subject = e.actor_user_id.or(e.target_user_id);
+    (ip.is_some() || subject.is_some()).then_some(FailureKey {
+        tenant,
+        ip,
+        subject,
+    })
 }
 
 /// A store that could not write counts against the audit log; a change

@@ -480,6 +480,18 @@ pub trait AuditRepository: Send + Sync {
         actor: Option<UserId>,
         since: Timestamp,
     ) -> Result<u32, RepoError>;
+    /// When the newest failed or denied entries since `since` from this
+    /// IP or by (or against) this actor happened, newest first, at most
+    /// `limit` of them: one query answers `recent_failures` (capped at
+    /// `limit`) for every later `since`.
+    async fn recent_failure_times(
+        &self,
+        log: &crate::audit::LogId,
+        ip: Option<&str>,
+        actor: Option<UserId>,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Timestamp>, RepoError>;
     /// `false` when a checkpoint of that size exists already.
     async fn put_checkpoint(&self, cp: &StoredCheckpoint) -> Result<bool, RepoError>;
     async fn latest_checkpoint(

@@ -1,8 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Risk management end to end on the real server (release build, SQLite;
-//! not a test, not run in CI):
+//! Risk management end to end on the real server (release build, SQLite by
+//! default; not a test, not run in CI):
 //!
 //!     cargo bench -p isms --bench risk
+//!
+//! (`ISMS_BENCH_BACKEND=postgres ISMS_TEST_DATABASE_URL=postgres://…` runs
+//! it on PostgreSQL.)
 //!
 //! 1. `POST /api/v1/assessments/run` over `ISMS_BENCH_ASSETS` assets
 //!    (default 10000) with 20 exposures each (half through an open
@@ -139,9 +142,15 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let app = TestApp::start(Backend::Sqlite, &[("ISMS_REQUEST_TIMEOUT_SECS", "120")])
+    // SQLite unless `ISMS_BENCH_BACKEND=postgres` (with
+    // `ISMS_TEST_DATABASE_URL`).
+    let backend = match std::env::var("ISMS_BENCH_BACKEND").as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    };
+    let app = TestApp::start(backend, &[("ISMS_REQUEST_TIMEOUT_SECS", "120")])
         .await
-        .unwrap();
+        .expect("ISMS_BENCH_BACKEND=postgres needs ISMS_TEST_DATABASE_URL");
     let services = app.services().await;
     let repo = services.store.risks();
     let admin = app.admin().await.access;

@@ -314,6 +314,35 @@ macro_rules! impl_audit_repositories {
                 })
             }
 
+            async fn recent_failure_times(
+                &self,
+                log: &isms_domain::audit::LogId,
+                ip: Option<&str>,
+                actor: Option<isms_domain::UserId>,
+                since: isms_domain::time::Timestamp,
+                limit: u32,
+            ) -> Result<Vec<isms_domain::time::Timestamp>, isms_domain::ports::RepoError> {
+                if (ip.is_none() && actor.is_none()) || limit == 0 {
+                    return Ok(Vec::new());
+                }
+                crate::scope::scoped!(self, crate::audit_repos::scope_of(log), c => {
+                    sqlx::query_scalar(
+                        "SELECT occurred_at FROM audit_entries WHERE log_id = $1 AND occurred_at >= $2 \
+                         AND outcome IN ('failure', 'denied') \
+                         AND ((ip IS NOT NULL AND ip = $3) OR (actor_user_id IS NOT NULL AND actor_user_id = $4)) \
+                         ORDER BY occurred_at DESC LIMIT $5",
+                    )
+                    .bind(log.to_string())
+                    .bind(since)
+                    .bind(ip)
+                    .bind(actor.map(|a| a.as_uuid()))
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *c)
+                    .await
+                    .map_err(crate::error::map)
+                })
+            }
+
             async fn put_checkpoint(
                 &self,
                 cp: &isms_domain::ports::StoredCheckpoint,

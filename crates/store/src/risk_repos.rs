@@ -60,6 +60,10 @@ pub(crate) fn keyset(
     )
 }
 
+/// Rows per multi-row statement of a bulk write: at most 11 binds a row,
+/// far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
 /// `$from, $from+1, …` for `n` values.
 pub(crate) fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
@@ -949,47 +953,91 @@ macro_rules! impl_risk_repository {
                 writes: &[isms_domain::risk::AssessmentWrite],
                 audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
+                // Set-based: a few multi-row statements per chunk instead of
+                // two statements per asset and one per risk.
+                let mut results = Vec::with_capacity(writes.len());
+                for w in writes {
+                    let r = &w.result;
+                    results.push((
+                        r,
+                        crate::risk_rows::json(&r.required_mitigations)?,
+                        crate::risk_rows::json(&r.contributions)?,
+                        crate::risk_rows::json(&r.compliance_status)?,
+                        crate::risk_rows::json(&r.assessor)?,
+                    ));
+                }
+                let risks: Vec<&isms_domain::risk::Risk> =
+                    writes.iter().flat_map(|w| &w.risks).collect();
                 crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    for w in writes {
-                        let r = &w.result;
-                        sqlx::query(
+                    for chunk in results.chunks(crate::risk_repos::ROWS_PER_STATEMENT) {
+                        let mut q = sqlx::QueryBuilder::new(
                             "INSERT INTO risk_assessments (id, tenant_id, asset_id, risk_score, risk_level, \
                              required_mitigations, next_assessment_due, contributions, compliance_status, \
-                             assessor, assessed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                        )
-                        .bind(r.id.as_uuid())
-                        .bind(tenant.as_uuid())
-                        .bind(r.asset_id.as_uuid())
-                        .bind(i64::from(r.risk_score))
-                        .bind(r.risk_level.as_str())
-                        .bind(crate::risk_rows::json(&r.required_mitigations)?)
-                        .bind(r.next_assessment_due)
-                        .bind(crate::risk_rows::json(&r.contributions)?)
-                        .bind(crate::risk_rows::json(&r.compliance_status)?)
-                        .bind(crate::risk_rows::json(&r.assessor)?)
-                        .bind(r.assessed_at)
-                        .execute(&mut *c)
-                        .await
-                        .map_err(crate::error::map)?;
-                        let done = sqlx::query(
-                            "UPDATE assets SET risk_score = $3, risk_level = $4, last_assessed_at = $5, \
-                             next_assessment_due = $6 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
-                        )
-                        .bind(tenant.as_uuid())
-                        .bind(r.asset_id.as_uuid())
-                        .bind(i64::from(r.risk_score))
-                        .bind(r.risk_level.as_str())
-                        .bind(r.assessed_at)
-                        .bind(r.next_assessment_due)
-                        .execute(&mut *c)
-                        .await
-                        .map_err(crate::error::map)?;
-                        if done.rows_affected() != 1 {
+                             assessor, assessed_at) ",
+                        );
+                        q.push_values(chunk, |mut b, (r, mitigations, contributions, compliance, assessor)| {
+                            b.push_bind(r.id.as_uuid())
+                                .push_bind(tenant.as_uuid())
+                                .push_bind(r.asset_id.as_uuid())
+                                .push_bind(i64::from(r.risk_score))
+                                .push_bind(r.risk_level.as_str())
+                                .push_bind(mitigations.as_str())
+                                .push_bind(r.next_assessment_due)
+                                .push_bind(contributions.as_str())
+                                .push_bind(compliance.as_str())
+                                .push_bind(assessor.as_str())
+                                .push_bind(r.assessed_at);
+                        });
+                        q.build().execute(&mut *c).await.map_err(crate::error::map)?;
+                        // The VALUES columns are column1.. on both backends.
+                        let mut q = sqlx::QueryBuilder::new(
+                            "UPDATE assets SET risk_score = v.column2, risk_level = v.column3, \
+                             last_assessed_at = v.column4, next_assessment_due = v.column5 FROM (",
+                        );
+                        q.push_values(chunk, |mut b, (r, ..)| {
+                            b.push_bind(r.asset_id.as_uuid())
+                                .push_bind(i64::from(r.risk_score))
+                                .push_bind(r.risk_level.as_str())
+                                .push_bind(r.assessed_at)
+                                .push_bind(r.next_assessment_due);
+                        });
+                        q.push(") AS v WHERE assets.tenant_id = ")
+                            .push_bind(tenant.as_uuid())
+                            .push(" AND assets.id = v.column1 AND assets.deleted_at IS NULL");
+                        let done = q.build().execute(&mut *c).await.map_err(crate::error::map)?;
+                        // Every asset must still be there (ids are distinct:
+                        // one write per asset).
+                        if done.rows_affected() != chunk.len() as u64 {
                             return Err(isms_domain::ports::RepoError::NotFound);
                         }
-                        for risk in &w.risks {
-                            crate::risk_repos::update_risk_scores!(c, tenant, risk)?;
-                        }
+                    }
+                    for chunk in risks.chunks(crate::risk_repos::ROWS_PER_STATEMENT) {
+                        let mut q = sqlx::QueryBuilder::new(
+                            "UPDATE risks SET inherent_impact = v.column2, inherent_likelihood = v.column3, \
+                             inherent_score = v.column4, inherent_level = v.column5, residual_impact = v.column6, \
+                             residual_likelihood = v.column7, residual_score = v.column8, \
+                             residual_level = v.column9, assessed_at = v.column10, updated_at = v.column11 FROM (",
+                        );
+                        q.push_values(chunk, |mut b, r| {
+                            let (ri, rl, rs, rv) = crate::risk_rows::residual_columns(r);
+                            b.push_bind(r.id.as_uuid())
+                                .push_bind(i64::from(r.inherent.impact))
+                                .push_bind(i64::from(r.inherent.likelihood))
+                                .push_bind(i64::from(r.inherent.score))
+                                .push_bind(r.inherent.level.as_str())
+                                .push_bind(ri)
+                                .push_bind(rl)
+                                .push_bind(rs)
+                                .push_bind(rv)
+                                .push_bind(r.assessed_at)
+                                .push_bind(r.updated_at);
+                        });
+                        q.push(") AS v WHERE risks.tenant_id = ")
+                            .push_bind(tenant.as_uuid())
+                            .push(" AND risks.id = v.column1");
+                        q.build().execute(&mut *c).await.map_err(crate::error::map)?;
+                    }
+                    for w in writes {
                         for t in &w.treatments {
                             crate::risk_repos::upsert_treatment!(c, t)?;
                         }
@@ -1047,6 +1095,33 @@ macro_rules! impl_risk_repository {
                     .map_err(crate::error::map)?
                     .try_into()
                 })
+            }
+
+            async fn treatments_of(
+                &self,
+                tenant: isms_domain::TenantId,
+                risks: &[isms_domain::risk::RiskId],
+            ) -> Result<Vec<isms_domain::risk::Treatment>, isms_domain::ports::RepoError> {
+                if risks.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let bodies: Vec<String> = crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    let mut bodies = Vec::new();
+                    for chunk in risks.chunks(crate::risk_repos::ROWS_PER_STATEMENT) {
+                        let sql = format!(
+                            "SELECT body FROM risk_treatments WHERE tenant_id = $1 AND risk_id IN ({})",
+                            crate::risk_repos::placeholders(2, chunk.len())
+                        );
+                        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+                            .bind(tenant.as_uuid());
+                        for id in chunk {
+                            q = q.bind(id.as_uuid());
+                        }
+                        bodies.extend(q.fetch_all(&mut *c).await.map_err(crate::error::map)?);
+                    }
+                    Ok(bodies)
+                })?;
+                bodies.iter().map(|b| crate::risk_rows::treatment_of(b)).collect()
             }
 
             async fn list_risks(

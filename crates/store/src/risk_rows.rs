@@ -18,6 +18,11 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String, RepoError> 
     serde_json::to_string(value).map_err(|e| RepoError::Internal(format!("encode: {e}")))
 }
 
+/// A stored treatment body.
+pub(crate) fn treatment_of(body: &str) -> Result<Treatment, RepoError> {
+    from_json(body, "treatment")
+}
+
 fn from_json<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> Result<T, RepoError> {
     serde_json::from_str(raw).map_err(|_| corrupt(what))
 }

@@ -2,6 +2,8 @@
 //! asset on request, every due asset of a tenant in batches (on request or
 //! by the daily job).
 
+use std::collections::{HashMap, HashSet};
+
 use isms_domain::TenantId;
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
 use isms_domain::page::{Page, PageRequest};
@@ -9,8 +11,8 @@ use isms_domain::ports::RepoError;
 use isms_domain::principal::Principal;
 use isms_domain::rbac::Permission;
 use isms_domain::risk::{
-    AssessmentInput, AssessmentResult, AssessmentWrite, Assessor, AssetId, Exposure, Risk,
-    RiskLevel, ThreatId, VulnerabilityId, assess_pairs, score_pair,
+    AssessmentInput, AssessmentResult, AssessmentWrite, Assessor, AssetId, Exposure, Risk, RiskId,
+    RiskLevel, ThreatId, Treatment, VulnerabilityId, assess_pairs, score_pair,
 };
 use isms_domain::time::{Timestamp, now};
 
@@ -141,47 +143,66 @@ impl RiskService {
         Ok(())
     }
 
-    /// Runs the engine over one input and plans its writes: the result,
-    /// every risk rescored, and the treatments of risks whose score moved
-    /// rebased on the new score (an approval may be withdrawn by that).
+    /// Runs the engine over `inputs` and plans their writes: per input the
+    /// result, every risk rescored, and the treatments of risks whose
+    /// score moved rebased on the new score (an approval may be withdrawn
+    /// by that). The treatments of the moved risks are read in one query.
     async fn plan(
         &self,
         tenant: TenantId,
-        input: AssessmentInput,
+        inputs: Vec<AssessmentInput>,
         assessor: Assessor,
         at: Timestamp,
-    ) -> Result<AssessmentWrite, AppError> {
-        let result = assess_pairs(
-            &input.asset,
-            input
-                .pairs
-                .iter()
-                .map(|p| (&p.threat, p.vulnerability.as_ref())),
-            self.config(),
-            at,
-            assessor,
-        )
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-        let mut risks = Vec::with_capacity(input.pairs.len());
-        let mut treatments = Vec::new();
-        for (pair, c) in input.pairs.into_iter().zip(&result.contributions) {
-            let mut risk = pair.risk;
-            let moved = risk.inherent.score != c.score;
-            risk.rescore(c.pair(), at);
-            if moved {
-                let entry = self.repo().get_risk(tenant, risk.id).await?;
-                if let Some(mut t) = entry.treatment {
+    ) -> Result<Vec<AssessmentWrite>, AppError> {
+        let mut writes = Vec::with_capacity(inputs.len());
+        let mut moved = Vec::new();
+        for input in inputs {
+            let result = assess_pairs(
+                &input.asset,
+                input
+                    .pairs
+                    .iter()
+                    .map(|p| (&p.threat, p.vulnerability.as_ref())),
+                self.config(),
+                at,
+                assessor,
+            )
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+            let mut risks = Vec::with_capacity(input.pairs.len());
+            for (pair, c) in input.pairs.into_iter().zip(&result.contributions) {
+                let mut risk = pair.risk;
+                if risk.inherent.score != c.score {
+                    moved.push(risk.id);
+                }
+                risk.rescore(c.pair(), at);
+                risks.push(risk);
+            }
+            writes.push(AssessmentWrite {
+                result,
+                risks,
+                treatments: Vec::new(),
+            });
+        }
+        if moved.is_empty() {
+            return Ok(writes);
+        }
+        let mut treatments: HashMap<RiskId, Treatment> = self
+            .repo()
+            .treatments_of(tenant, &moved)
+            .await?
+            .into_iter()
+            .map(|t| (t.risk_id, t))
+            .collect();
+        let moved: HashSet<RiskId> = moved.into_iter().collect();
+        for w in &mut writes {
+            for risk in w.risks.iter().filter(|r| moved.contains(&r.id)) {
+                if let Some(mut t) = treatments.remove(&risk.id) {
                     t.rebase(risk.inherent, at);
-                    treatments.push(t);
+                    w.treatments.push(t);
                 }
             }
-            risks.push(risk);
         }
-        Ok(AssessmentWrite {
-            result,
-            risks,
-            treatments,
-        })
+        Ok(writes)
     }
 
     fn assessment_event(
@@ -216,7 +237,11 @@ impl RiskService {
         let assessor = Assessor::User {
             user_id: who.user_id,
         };
-        let write = self.plan(who.tenant_id, input, assessor, now()).await?;
+        let write = self
+            .plan(who.tenant_id, vec![input], assessor, now())
+            .await?
+            .pop()
+            .ok_or_else(|| AppError::Internal("no assessment planned".into()))?;
         let event = Self::assessment_event(who.tenant_id, Some(who), meta, &write.result);
         let repo = self.repo();
         let tenant = who.tenant_id;
@@ -305,10 +330,7 @@ impl RiskService {
                 return Ok(summary);
             };
             let full = batch.len() == BATCH as usize;
-            let mut writes = Vec::with_capacity(batch.len());
-            for input in batch {
-                writes.push(self.plan(tenant, input, assessor, at).await?);
-            }
+            let writes = self.plan(tenant, batch, assessor, at).await?;
             let events: Vec<_> = writes
                 .iter()
                 .map(|w| Self::assessment_event(tenant, actor, meta, &w.result))

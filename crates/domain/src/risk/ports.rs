@@ -280,6 +280,13 @@ pub trait RiskRepository: Send + Sync {
     ) -> Result<Page<AssessmentResult>, RepoError>;
 
     async fn get_risk(&self, tenant: TenantId, id: RiskId) -> Result<RegisterEntry, RepoError>;
+    /// The treatments of those of `risks` that have one, in no particular
+    /// order (one query for a batch, where `get_risk` would be one a risk).
+    async fn treatments_of(
+        &self,
+        tenant: TenantId,
+        risks: &[RiskId],
+    ) -> Result<Vec<Treatment>, RepoError>;
     /// The register, in risk id order.
     async fn list_risks(
         &self,

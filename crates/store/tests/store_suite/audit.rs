@@ -412,6 +412,42 @@ pub async fn queries_filter_and_page_newest_first(cx: &Ctx) {
             .unwrap(),
         0
     );
+    // The same entries as times, newest first and capped at the limit.
+    let times = cx
+        .audit()
+        .recent_failure_times(&log, Some("198.51.100.4"), Some(actor), since, 10)
+        .await
+        .unwrap();
+    assert_eq!(times.len(), 2);
+    assert!(times.windows(2).all(|w| w[0] >= w[1]));
+    assert!(times.iter().all(|t| *t >= since));
+    let capped = cx
+        .audit()
+        .recent_failure_times(&log, None, Some(actor), since, 1)
+        .await
+        .unwrap();
+    assert_eq!(capped, times[..1].to_vec());
+    for (ip, actor, limit) in [
+        (Some("203.0.113.1"), None, 10),
+        (None, None, 10),
+        (Some("198.51.100.4"), None, 0),
+    ] {
+        assert!(
+            cx.audit()
+                .recent_failure_times(&log, ip, actor, since, limit)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    let later = now() + chrono::Duration::minutes(1);
+    assert!(
+        cx.audit()
+            .recent_failure_times(&log, Some("198.51.100.4"), None, later, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn critical_records_raise_alerts_scheduled_once(cx: &Ctx) {

@@ -303,6 +303,15 @@ pub async fn exposures_are_unique_and_assessments_commit_together(cx: &Ctx) {
     repo.record_assessments(t.id, std::slice::from_ref(&write), &[])
         .await
         .unwrap();
+    // Every risk row carries its new score and assessment time.
+    let stored: Vec<_> = repo
+        .all_risks(t.id, &RiskFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.risk)
+        .collect();
+    assert_eq!(stored, write.risks);
     let schedule = repo.asset_schedule(t.id, a.id).await.unwrap();
     assert_eq!(schedule.risk_level, Some(RiskLevel::Critical));
     assert_eq!(
@@ -347,7 +356,32 @@ pub async fn exposures_are_unique_and_assessments_commit_together(cx: &Ctx) {
         )
         .await
         .unwrap();
-    assert_eq!(rest.items, vec![result]);
+    assert_eq!(rest.items, vec![result.clone()]);
+
+    // A batch naming an asset deleted meanwhile writes nothing at all.
+    let gone_asset = stored_asset(cx, t.id, "Retired", 2).await;
+    repo.delete_asset(t.id, gone_asset.id, now(), &[])
+        .await
+        .unwrap();
+    let mut third = result.clone();
+    third.id = isms_domain::risk::AssessmentId::new();
+    let mut orphan = result.clone();
+    orphan.id = isms_domain::risk::AssessmentId::new();
+    orphan.asset_id = gone_asset.id;
+    let batch = [third, orphan].map(|result| AssessmentWrite {
+        result,
+        risks: vec![],
+        treatments: vec![],
+    });
+    assert_err!(
+        repo.record_assessments(t.id, &batch, &[]).await,
+        RepoError::NotFound
+    );
+    let history = repo
+        .list_assessments(t.id, a.id, PageRequest::first(5))
+        .await
+        .unwrap();
+    assert_eq!(history.items.len(), 2);
 
     // Filtering assets on their assessed level.
     let crit = AssetFilter {
@@ -447,6 +481,19 @@ pub async fn register_treatments_and_review_input(cx: &Ctx) {
     let listed = repo.all_risks(t.id, &by_status).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].treatment.as_ref(), Some(&treatment));
+    assert_eq!(
+        repo.treatments_of(t.id, &[crit.id, minor.id])
+            .await
+            .unwrap(),
+        vec![treatment.clone()]
+    );
+    assert!(
+        repo.treatments_of(other.id, &[crit.id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(repo.treatments_of(t.id, &[]).await.unwrap().is_empty());
 
     let admin = isms_domain::UserId::new();
     treatment
