@@ -452,7 +452,11 @@ mod tests {
         assert!(matches!(failed, Err(HashError::Failed(_))));
         // The one worker survived.
         let hash = h.hash(SecretString::from("still works")).await.unwrap();
-        assert!(h.verify(SecretString::from("still works"), &hash).await.unwrap());
+        assert!(
+            h.verify(SecretString::from("still works"), &hash)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]

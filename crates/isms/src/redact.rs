@@ -462,7 +462,10 @@ mod tests {
             ("details", "  [1, {\"email\": \"x\"}]"),
             ("details", "[not json"),
             ("details", "{}"),
-            ("text", "quote \" backslash \\ newline \n tab \t nul \u{0} é 🚀"),
+            (
+                "text",
+                "quote \" backslash \\ newline \n tab \t nul \u{0} é 🚀",
+            ),
             ("text", ""),
         ] {
             let mut out = Vec::new();
