@@ -944,7 +944,11 @@ mod tests {
         assert_eq!(lines[4]["context"]["text"], REDACTED);
         assert_eq!(lines[4]["request_id"], Value::Null);
         assert_eq!(lines[5]["context"]["text"], "");
-        assert!(!serde_json::to_string(&lines).unwrap().contains("nested.event"));
+        assert!(
+            !serde_json::to_string(&lines)
+                .unwrap()
+                .contains("nested.event")
+        );
         let raw = serde_json::to_string(&lines).unwrap();
         for secret in ["hunter2", "987654", "bob@", "eve@", "x@y", "eyJhbGci"] {
             assert!(!raw.contains(secret), "{secret} leaked");
