@@ -16,11 +16,19 @@
 #               is refused); the Redis one runs when BENCH_REDIS_URL is set
 #               or a Redis answers on 127.0.0.1:6379
 #   login_storm 64 concurrent logins, with GET /api/v1/health measured
-#               alongside (hashing must not starve the runtime)
+#               alongside (hashing must not starve the runtime), and where
+#               the CPU went meanwhile (the server, its hashing threads, and
+#               how busy the whole machine was)
+#
+#   SCENARIOS="health login_storm" bash bench/run.sh   # only some of them
+#   ISMS_BIN=/path/to/isms bash bench/run.sh            # that binary, no build
+#   CEILING=0 ...                                       # skip the Argon2 ceiling
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 DURATION="${DURATION:-10s}"
+SCENARIOS="${SCENARIOS:-health users_me users_me_limited_in_process users_me_limited_redis login_storm}"
+want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
@@ -29,8 +37,12 @@ if [ -z "${BENCH_REDIS_URL:-}" ] && command -v redis-cli >/dev/null &&
     BENCH_REDIS_URL=redis://127.0.0.1:6379
 fi
 
-cargo build --release --locked -p isms >/dev/null
-BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/isms"
+if [ -n "${ISMS_BIN:-}" ]; then
+    BIN="$ISMS_BIN" # a binary built elsewhere (e.g. to compare two builds)
+else
+    cargo build --release --locked -p isms >/dev/null
+    BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/isms"
+fi
 
 PID=""
 WORK=""
@@ -92,15 +104,23 @@ OFF=(ISMS_RATE_LIMIT_ENABLED=false)
 HIGH=(ISMS_RATE_LIMIT_ENABLED=true ISMS_RATE_LIMIT_READ_PER_MIN=10000000
     ISMS_RATE_LIMIT_WRITE_PER_MIN=10000000 ISMS_RATE_LIMIT_AUTH_PER_MIN=10000000)
 
-start_server "${OFF[@]}"
-echo "== health: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $BASE/api/v1/health"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$BASE/api/v1/health" | summary
-users_me users_me
+if want health || want users_me; then
+    start_server "${OFF[@]}"
+    if want health; then
+        echo "== health: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $BASE/api/v1/health"
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$BASE/api/v1/health" | summary
+    fi
+    if want users_me; then users_me users_me; fi
+fi
 
-start_server "${HIGH[@]}"
-users_me users_me_limited_in_process
+if want users_me_limited_in_process; then
+    start_server "${HIGH[@]}"
+    users_me users_me_limited_in_process
+fi
 
-if [ -n "${BENCH_REDIS_URL:-}" ]; then
+if ! want users_me_limited_redis; then
+    :
+elif [ -n "${BENCH_REDIS_URL:-}" ]; then
     start_server "${HIGH[@]}" ISMS_REDIS_URL="$BENCH_REDIS_URL"
     backend=$(curl -fs "$BASE/api/v1/health/detailed" -H "authorization: Bearer $TOKEN" |
         python3 -c 'import sys,json; print(json.load(sys.stdin)["rate_limit"]["backend"])')
@@ -110,13 +130,42 @@ else
     echo "== users_me_limited_redis: skipped (no BENCH_REDIS_URL, no Redis on 127.0.0.1:6379)"
 fi
 
-start_server "${OFF[@]}"
-echo "== login_storm: wrk -t1 -c64 -d$DURATION -s bench/login.lua $BASE/api/v1/auth/login, health probed alongside (bench/probe.py)"
-wrk -t1 -c64 -d"$DURATION" --latency -s bench/login.lua "$BASE/api/v1/auth/login" >"$WORK/storm" &
-STORM=$!
-sleep 1
-python3 bench/probe.py "$BASE/api/v1/health" "$(( ${DURATION%s} - 2 ))" | sed 's/^/   health during storm: /'
-wait "$STORM"
-summary <"$WORK/storm" | sed 's/^/   logins: /'
-echo "== argon2 ceiling: cargo bench -p isms-infra"
-cargo bench -q -p isms-infra 2>/dev/null | grep argon2id
+# CPU clock ticks of the server's threads (those whose name starts with
+# $2, if given) and of the whole machine (busy, total).
+server_pid() {
+    local child
+    child=$(pgrep -P "$PID" | head -1 || true)
+    echo "${child:-$PID}"
+}
+thread_ticks() {
+    local total=0 t
+    for t in /proc/"$1"/task/*; do
+        if [ -n "${2:-}" ] && [[ "$(cat "$t/comm" 2>/dev/null)" != "$2"* ]]; then continue; fi
+        total=$((total + $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13}')))
+    done
+    echo "$total"
+}
+machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
+
+if want login_storm; then
+    start_server "${OFF[@]}"
+    SPID=$(server_pid)
+    echo "== login_storm: wrk -t1 -c64 -d$DURATION -s bench/login.lua $BASE/api/v1/auth/login, health probed alongside (bench/probe.py)"
+    wrk -t1 -c64 -d"$DURATION" --latency -s bench/login.lua "$BASE/api/v1/auth/login" >"$WORK/storm" &
+    STORM=$!
+    sleep 1
+    t0=$(date +%s.%N); s0=$(thread_ticks "$SPID"); h0=$(thread_ticks "$SPID" argon2-); read -r b0 m0 < <(machine_ticks)
+    python3 bench/probe.py "$BASE/api/v1/health" "$(( ${DURATION%s} - 2 ))" | sed 's/^/   health during storm: /'
+    t1=$(date +%s.%N); s1=$(thread_ticks "$SPID"); h1=$(thread_ticks "$SPID" argon2-); read -r b1 m1 < <(machine_ticks)
+    wait "$STORM"
+    summary <"$WORK/storm" | sed 's/^/   logins: /'
+    tick=$(getconf CLK_TCK)
+    awk -v s="$((s1 - s0))" -v h="$((h1 - h0))" -v b="$((b1 - b0))" -v m="$((m1 - m0))" \
+        -v dt="$(echo "$t1 - $t0" | bc)" -v tick="$tick" -v n="$(nproc)" 'BEGIN {
+        printf "   cpu during storm: server %.2f cores (hashing threads %.2f), machine %.0f%% busy of %d cores\n",
+            s / tick / dt, h / tick / dt, 100 * b / m, n }'
+fi
+if want login_storm && [ "${CEILING:-1}" != 0 ]; then
+    echo "== argon2 ceiling: cargo bench -p isms-infra --bench argon2_throughput"
+    cargo bench -q -p isms-infra --bench argon2_throughput 2>/dev/null | grep argon2id
+fi

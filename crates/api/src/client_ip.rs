@@ -91,24 +91,30 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> I
     client
 }
 
-pub async fn layer(
-    State(trusted): State<TrustedProxies>,
+pub async fn layer(State(trusted): State<TrustedProxies>, req: Request, next: Next) -> Response {
+    around(&trusted, req, async |req| next.run(req).await).await
+}
+
+/// The layer's work around `inner` (the outer middleware runs it without
+/// a `from_fn` layer of its own).
+pub(crate) async fn around(
+    trusted: &TrustedProxies,
     mut req: Request,
-    next: Next,
+    inner: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
     if let Some(peer) = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
     {
-        let ip = resolve(peer, req.headers(), &trusted);
+        let ip = resolve(peer, req.headers(), trusted);
         req.extensions_mut().insert(ClientIp(ip));
         // Also on the response, for the outer layer's `request.completed`.
-        let mut res = next.run(req).await;
+        let mut res = inner(req).await;
         res.extensions_mut().insert(ClientIp(ip));
         return res;
     }
-    next.run(req).await
+    inner(req).await
 }
 
 #[cfg(test)]

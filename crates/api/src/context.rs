@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use axum::body::HttpBody as _;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -19,11 +19,42 @@ use crate::request_id::{self, RequestId, X_REQUEST_ID};
 use crate::security_headers;
 use crate::trace::TraceContext;
 
-pub async fn request_context(mut req: Request, next: Next) -> Response {
+pub async fn request_context(req: Request, next: Next) -> Response {
+    context_around(req, async |req| next.run(req).await).await
+}
+
+/// Everything in front of the routes, as one middleware: request context,
+/// then (when given) request metrics, then the client address. Each
+/// `from_fn` layer costs a boxed service clone and boxed futures per
+/// request, so the three run as one.
+#[derive(Clone)]
+pub struct Outer {
+    pub observer: Option<crate::metrics::Observer>,
+    pub trusted: crate::client_ip::TrustedProxies,
+}
+
+pub async fn outer(State(o): State<Outer>, req: Request, next: Next) -> Response {
+    let trusted = &o.trusted;
+    context_around(req, async |req| match &o.observer {
+        Some(observer) => {
+            crate::metrics::track_around(observer, req, async |req| {
+                crate::client_ip::around(trusted, req, async |req| next.run(req).await).await
+            })
+            .await
+        }
+        None => crate::client_ip::around(trusted, req, async |req| next.run(req).await).await,
+    })
+    .await
+}
+
+async fn context_around(
+    mut req: Request,
+    inner: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let started = Instant::now();
     let id = request_id::from_headers(req.headers());
-    req.headers_mut()
-        .insert(&X_REQUEST_ID, request_id::header_value(&id));
+    let id_header = request_id::header_value(&id);
+    req.headers_mut().insert(&X_REQUEST_ID, id_header.clone());
     req.extensions_mut().insert(id.clone());
     let trace = TraceContext::from_headers(req.headers());
     req.extensions_mut().insert(trace.clone());
@@ -42,32 +73,33 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         traceparent = trace.traceparent.as_deref(),
     );
 
-    let mut res = next.run(req).instrument(span.clone()).await;
+    let mut res = inner(req).instrument(span.clone()).await;
 
     if res.status().is_client_error() || res.status().is_server_error() {
         res = render_error(res, &id);
     }
     let headers = res.headers_mut();
-    headers.insert(&X_REQUEST_ID, request_id::header_value(&id));
+    headers.insert(&X_REQUEST_ID, id_header);
     trace.echo(headers);
     security_headers::apply(headers, is_docs);
 
+    // Borrowed from the response, not copied: this runs for every request.
     let ext = res.extensions();
-    let route = ext.get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let client_ip = ext.get::<ClientIp>().map(|c| c.0.to_string());
-    let caller = ext.get::<CallerIds>().cloned();
+    let route = ext.get::<MatchedPath>().map(MatchedPath::as_str);
+    let client_ip = ext.get::<ClientIp>().map(|c| tracing::field::display(c.0));
+    let caller = ext.get::<CallerIds>();
     // Exact for every body this API produces (JSON, text); streamed
     // bodies of unknown length are logged without it.
     let response_bytes = res.body().size_hint().exact();
     span.in_scope(|| {
         tracing::info!(
             method = %method,
-            route = route.as_deref().unwrap_or("<unmatched>"),
+            route = route.unwrap_or("<unmatched>"),
             status = res.status().as_u16(),
             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-            client_ip = client_ip.as_deref(),
-            user_id = caller.as_ref().map(|c| c.user_id.as_str()),
-            tenant_id = caller.as_ref().map(|c| c.tenant_id.as_str()),
+            client_ip,
+            user_id = caller.map(|c| c.user_id.as_str()),
+            tenant_id = caller.map(|c| c.tenant_id.as_str()),
             response_bytes,
             trace_id = trace.trace_id(),
             "request.completed"

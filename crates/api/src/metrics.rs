@@ -337,14 +337,32 @@ fn counts_for_slo(route: &str) -> bool {
 /// Counts every request, including those answered by the timeout, panic
 /// and body-limit layers (it sits just inside the request context).
 pub async fn track(State(o): State<Observer>, req: Request, next: Next) -> Response {
+    track_around(&o, req, async |req| next.run(req).await).await
+}
+
+/// The tracker's work around `inner` (the outer middleware runs it
+/// without a `from_fn` layer of its own).
+pub(crate) async fn track_around(
+    o: &Observer,
+    req: Request,
+    inner: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let request_id = req
-        .extensions()
-        .get::<crate::request_id::RequestId>()
-        .cloned();
+    let mutation = matches!(
+        method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    // Only a mutation's id is looked up (for its audit coverage).
+    let request_id = mutation
+        .then(|| {
+            req.extensions()
+                .get::<crate::request_id::RequestId>()
+                .cloned()
+        })
+        .flatten();
     o.metrics.in_flight.inc();
-    let res = next.run(req).await;
+    let res = inner(req).await;
     o.metrics.in_flight.dec();
     let elapsed = started.elapsed();
     let route = res
@@ -362,11 +380,7 @@ pub async fn track(State(o): State<Observer>, req: Request, next: Next) -> Respo
                 .extensions()
                 .get::<crate::access::AuthOutcome>()
                 .map(|a| a.0),
-            mutation: matched
-                && matches!(
-                    method,
-                    Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-                ),
+            mutation: matched && mutation,
             request_id: request_id.as_ref().map(|r| r.as_str()),
         });
     }

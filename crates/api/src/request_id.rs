@@ -30,7 +30,18 @@ pub fn from_headers(headers: &HeaderMap) -> RequestId {
         .and_then(|v| v.to_str().ok())
         .filter(|id| is_valid(id))
         .map(|id| RequestId(id.to_owned()))
-        .unwrap_or_else(|| RequestId(uuid::Uuid::now_v7().to_string()))
+        .unwrap_or_else(generate)
+}
+
+/// A fresh UUIDv7, formatted on the stack and copied once.
+fn generate() -> RequestId {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    RequestId(
+        uuid::Uuid::now_v7()
+            .hyphenated()
+            .encode_lower(&mut buf)
+            .to_owned(),
+    )
 }
 
 pub fn header_value(id: &RequestId) -> HeaderValue {
@@ -61,7 +72,9 @@ mod tests {
         h.insert(&X_REQUEST_ID, HeaderValue::from_static("bad id!"));
         let id = from_headers(&h);
         assert_ne!(id.as_str(), "bad id!");
-        assert!(uuid::Uuid::parse_str(id.as_str()).is_ok());
+        let parsed = uuid::Uuid::parse_str(id.as_str()).unwrap();
+        assert_eq!(parsed.get_version_num(), 7);
+        assert_eq!(id.as_str(), parsed.hyphenated().to_string());
         h.insert(&X_REQUEST_ID, HeaderValue::from_static("good-id"));
         assert_eq!(from_headers(&h).as_str(), "good-id");
     }

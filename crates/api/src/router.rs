@@ -358,17 +358,12 @@ fn stack(router: Router, cfg: &HttpConfig, observer: Option<crate::metrics::Obse
         ));
     let router = cors::apply(router.layer(guards), &cfg.cors_origins);
     let trusted = crate::client_ip::TrustedProxies(Arc::new(cfg.trusted_proxies.clone()));
-    let outer = ServiceBuilder::new()
-        .layer(middleware::from_fn(context::request_context))
-        .option_layer(
-            observer
-                .map(|observer| middleware::from_fn_with_state(observer, crate::metrics::track)),
-        )
-        .layer(middleware::from_fn_with_state(
-            trusted,
-            crate::client_ip::layer,
-        ));
-    router.layer(outer)
+    // Request context, then metrics, then the client address: one layer
+    // (see `context::outer`).
+    router.layer(middleware::from_fn_with_state(
+        context::Outer { observer, trusted },
+        context::outer,
+    ))
 }
 
 fn on_panic(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {

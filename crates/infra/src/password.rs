@@ -1,17 +1,26 @@
-//! Argon2id password hashing on the blocking pool, bounded by a semaphore.
+//! Argon2id password hashing on a dedicated pool of `max_concurrent`
+//! threads.
 //!
 //! Each hash costs ~19 MiB and tens of milliseconds of CPU. Running it on
-//! the async workers would stall every other request; running unbounded on
-//! the blocking pool would let 500 concurrent logins allocate ~10 GiB. The
-//! semaphore caps both: at most `max_concurrent` hashes run at once and the
-//! rest wait their turn without holding memory.
+//! the async workers would stall every other request; running it unbounded
+//! would let 500 concurrent logins allocate ~10 GiB. The pool caps both: at
+//! most `max_concurrent` hashes run at once and the rest wait in a FIFO
+//! queue without holding memory.
 //!
-//! Verification (every login) reuses the Argon2 memory: one 19 MiB block
-//! buffer per permit, kept for the life of the hasher. Allocating it per
-//! hash cost a 19 MiB copy to initialise and, worse, fresh pages from the
-//! kernel whenever a different blocking thread ran the next hash.
+//! The threads stay hot: a worker that finishes a hash takes the next job
+//! from the queue itself. The previous design (a semaphore permit, then
+//! `spawn_blocking`) left a core idle after every hash for the round trip
+//! through the runtime — wake the request's task on an async worker, drop
+//! the permit, wake the next request's task, spawn, wake a blocking thread
+//! — each a scheduler wake-up competing with the other hash for the cores.
+//!
+//! Verification (every login) reuses the Argon2 memory: each worker keeps
+//! one 19 MiB block buffer for its life, so a hash neither copies fresh
+//! memory into place nor faults in new pages.
 
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, PasswordHasher as _, SaltString};
@@ -20,7 +29,6 @@ use async_trait::async_trait;
 use isms_domain::ports::{HashError, PasswordHasher};
 use isms_domain::user::PasswordHash;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
 
 /// OWASP's recommended Argon2id parameters: 19 MiB, 2 passes, 1 lane.
 pub const MEMORY_KIB: u32 = 19_456;
@@ -30,47 +38,141 @@ pub const PARALLELISM: u32 = 1;
 #[derive(Clone)]
 pub struct Argon2Hasher {
     params: Params,
-    permits: Arc<Semaphore>,
-    /// Block buffers of permit holders that finished: never more than
-    /// there are permits, since only a permit holder takes one.
-    memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    pool: Arc<Pool>,
 }
 
 /// Salts longer than this are refused (ours are 16 bytes).
 const MAX_SALT_BYTES: usize = 64;
+
+/// A job gets its worker's block buffer.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+#[derive(Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // Jobs run outside the lock, so a poisoned lock only means a
+        // panic between two plain field updates: the state is whole.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, job: Job) -> Result<(), HashError> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(HashError::Failed("hasher is shut down".into()));
+        }
+        state.jobs.push_back(job);
+        drop(state);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The next job, waiting for one; `None` once closed and drained.
+    fn next(&self) -> Option<Job> {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                return Some(job);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self
+                .ready
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+}
+
+/// The worker threads; they finish the queue and exit when the last
+/// clone of the hasher is dropped.
+struct Pool {
+    queue: Arc<Queue>,
+    threads: usize,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
+
+fn work(queue: &Queue) {
+    let mut blocks = Vec::new();
+    while let Some(job) = queue.next() {
+        // A panicking job loses its own result (its caller sees an
+        // error), not the worker.
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut blocks)));
+    }
+}
 
 impl Argon2Hasher {
     /// OWASP parameters with at most `max_concurrent` hashes in flight.
     pub fn new(max_concurrent: usize) -> Result<Self, HashError> {
         let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
             .map_err(|e| HashError::Failed(e.to_string()))?;
-        Ok(Self::with_params(params, max_concurrent))
+        Self::with_params(params, max_concurrent)
     }
 
-    pub fn with_params(params: Params, max_concurrent: usize) -> Self {
-        Self {
-            params,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            memory: Arc::new(Mutex::new(Vec::new())),
+    /// `max_concurrent` (at least one) hashing threads for `params`.
+    pub fn with_params(params: Params, max_concurrent: usize) -> Result<Self, HashError> {
+        let queue = Arc::new(Queue::default());
+        let threads = max_concurrent.max(1);
+        let pool = Arc::new(Pool {
+            queue: queue.clone(),
+            threads,
+        });
+        for i in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || work(&queue))
+                // Dropping `pool` on this error stops the threads started.
+                .map_err(|e| HashError::Failed(format!("starting hashing thread: {e}")))?;
         }
+        Ok(Self { params, pool })
+    }
+
+    /// How many hashes run at once.
+    pub fn concurrency(&self) -> usize {
+        self.pool.threads
     }
 
     fn argon2(&self) -> Argon2<'static> {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
     }
 
+    /// Queues `job` for a worker and waits for its result. A caller that
+    /// stops waiting (a cancelled request) before a worker reaches its job
+    /// costs no hash: the job is skipped.
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+        job: impl FnOnce(&mut Vec<Block>) -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashError::Failed("hasher is shut down".into()))?;
-        tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|e| HashError::Failed(format!("hashing task failed: {e}")))?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.pool.queue.push(Box::new(move |blocks| {
+            if !tx.is_closed() {
+                let _ = tx.send(job(blocks));
+            }
+        }))?;
+        rx.await
+            .map_err(|_| HashError::Failed("hashing job failed".into()))?
     }
 }
 
@@ -78,7 +180,7 @@ impl Argon2Hasher {
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: SecretString) -> Result<PasswordHash, HashError> {
         let argon2 = self.argon2();
-        self.run(move || {
+        self.run(move |_| {
             let salt = SaltString::generate(&mut OsRng);
             argon2
                 .hash_password(password.expose_secret().as_bytes(), &salt)
@@ -90,36 +192,17 @@ impl PasswordHasher for Argon2Hasher {
 
     async fn verify(&self, password: SecretString, hash: &PasswordHash) -> Result<bool, HashError> {
         let phc = hash.as_str().to_owned();
-        let memory = self.memory.clone();
         let own_blocks = self.params.block_count();
-        self.run(move || {
-            let mut blocks = take_buffer(&memory);
-            let verified = verify_phc(
+        self.run(move |blocks| {
+            verify_phc(
                 password.expose_secret().as_bytes(),
                 &phc,
-                &mut blocks,
+                blocks,
                 own_blocks,
-            );
-            give_back(&memory, blocks);
-            verified
+            )
         })
         .await
     }
-}
-
-fn take_buffer(memory: &Mutex<Vec<Vec<Block>>>) -> Vec<Block> {
-    memory
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .pop()
-        .unwrap_or_default()
-}
-
-fn give_back(memory: &Mutex<Vec<Vec<Block>>>, blocks: Vec<Block>) {
-    memory
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(blocks);
 }
 
 /// Verifies `password` against a PHC string under the hash's own
@@ -193,8 +276,8 @@ mod tests {
     async fn reused_memory_verifies_hashes_of_other_parameters() {
         let small = Params::new(1024, 1, 1, None).unwrap();
         let big = Params::new(4096, 2, 1, None).unwrap();
-        let old = Argon2Hasher::with_params(small, 1);
-        let current = Argon2Hasher::with_params(big, 1);
+        let old = Argon2Hasher::with_params(small, 1).unwrap();
+        let current = Argon2Hasher::with_params(big, 1).unwrap();
         let old_hash = old
             .hash(SecretString::from("older parameters"))
             .await
@@ -224,10 +307,11 @@ mod tests {
                     .unwrap()
             );
         }
-        assert_eq!(current.memory.lock().unwrap().len(), 1);
+        // The worker's one buffer has the current parameters' size.
+        assert_eq!(current.run(|b| Ok(b.len())).await.unwrap(), 4096);
         // A stored hash needing more memory than ours verifies in a
         // temporary buffer, which is not kept.
-        let bigger = Argon2Hasher::with_params(Params::new(8192, 1, 1, None).unwrap(), 1);
+        let bigger = Argon2Hasher::with_params(Params::new(8192, 1, 1, None).unwrap(), 1).unwrap();
         let bigger_hash = bigger
             .hash(SecretString::from("bigger memory"))
             .await
@@ -238,7 +322,7 @@ mod tests {
                 .await
                 .unwrap()
         );
-        assert_eq!(current.memory.lock().unwrap()[0].len(), 4096);
+        assert_eq!(current.run(|b| Ok(b.len())).await.unwrap(), 4096);
     }
 
     #[tokio::test]
@@ -247,7 +331,7 @@ mod tests {
         // earlier releases; a variant other than argon2id too.
         let params = Params::new(1024, 1, 1, None).unwrap();
         let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0c2FsdA").unwrap();
-        let h = Argon2Hasher::with_params(params.clone(), 1);
+        let h = Argon2Hasher::with_params(params.clone(), 1).unwrap();
         for alg in [Algorithm::Argon2id, Algorithm::Argon2i] {
             let phc = Argon2::new(alg, Version::V0x13, params.clone())
                 .hash_password(b"reference", &salt)
@@ -288,18 +372,107 @@ mod tests {
         }
     }
 
+    /// A job that holds its worker until `release` is sent.
+    async fn occupy(
+        h: &Argon2Hasher,
+    ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+        let h = h.clone();
+        let task = tokio::spawn(async move {
+            h.run(move |_| {
+                let _ = started_tx.send(());
+                let _ = wait.recv();
+                Ok(())
+            })
+            .await
+            .unwrap();
+        });
+        started.await.unwrap();
+        (release, task)
+    }
+
     #[tokio::test]
-    async fn concurrency_is_bounded_by_the_semaphore() {
-        let h = Argon2Hasher::new(2).unwrap();
-        assert_eq!(h.permits.available_permits(), 2);
-        let held = h.permits.clone().acquire_many_owned(2).await.unwrap();
+    async fn concurrency_is_bounded_by_the_threads() {
+        let h = Argon2Hasher::with_params(Params::new(1024, 1, 1, None).unwrap(), 2).unwrap();
+        assert_eq!(h.concurrency(), 2);
+        let (release_a, a) = occupy(&h).await;
+        let (release_b, b) = occupy(&h).await;
         let pending = tokio::spawn({
             let h = h.clone();
-            async move { h.hash(SecretString::from("waits for a permit")).await }
+            async move { h.hash(SecretString::from("waits for a worker")).await }
         });
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert!(!pending.is_finished(), "hash ran without a permit");
-        drop(held);
+        assert!(!pending.is_finished(), "hash ran without a free worker");
+        release_a.send(()).unwrap();
         assert!(pending.await.unwrap().is_ok());
+        release_b.send(()).unwrap();
+        a.await.unwrap();
+        b.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn queued_jobs_run_in_order_and_cancelled_ones_are_skipped() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let h = Argon2Hasher::with_params(Params::new(1024, 1, 1, None).unwrap(), 1).unwrap();
+        let (release, busy) = occupy(&h).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let job = |n: usize| {
+            let (h, order, ran) = (h.clone(), order.clone(), ran.clone());
+            async move {
+                h.run(move |_| {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    order.lock().unwrap().push(n);
+                    Ok(n)
+                })
+                .await
+            }
+        };
+        let first = tokio::spawn(job(1));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Queued behind the busy worker, then given up by its caller.
+        let cancelled = tokio::spawn(job(2));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        cancelled.abort();
+        let third = tokio::spawn(job(3));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        release.send(()).unwrap();
+        busy.await.unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        assert_eq!(third.await.unwrap().unwrap(), 3);
+        assert_eq!(*order.lock().unwrap(), [1, 3]);
+        assert_eq!(ran.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone() {
+        let h = Argon2Hasher::with_params(Params::new(1024, 1, 1, None).unwrap(), 1).unwrap();
+        let failed = h.run(|_| -> Result<(), HashError> { panic!("boom") }).await;
+        assert!(matches!(failed, Err(HashError::Failed(_))));
+        // The one worker survived.
+        let hash = h.hash(SecretString::from("still works")).await.unwrap();
+        assert!(
+            h.verify(SecretString::from("still works"), &hash)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn dropping_the_hasher_stops_its_threads() {
+        let h = Argon2Hasher::with_params(Params::new(1024, 1, 1, None).unwrap(), 2).unwrap();
+        let queue = Arc::downgrade(&h.pool.queue);
+        let hash = h.hash(SecretString::from("x")).await.unwrap();
+        assert!(h.verify(SecretString::from("x"), &hash).await.unwrap());
+        drop(h);
+        // The workers hold the queue until they exit.
+        for _ in 0..100 {
+            if queue.strong_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("hashing threads still running");
     }
 }

@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::{Event, Level, Subscriber};
@@ -127,7 +127,14 @@ impl Visit for RequestIdVisitor {
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "request_id" {
-            self.0 = Some(format!("{value:?}").trim_matches('"').to_owned());
+            let mut id = String::with_capacity(40);
+            let _ = write!(id, "{value:?}");
+            // `%id` formats bare; a `?id` of a string comes quoted.
+            let bare = id.trim_matches('"');
+            if bare.len() != id.len() {
+                id = bare.to_owned();
+            }
+            self.0 = Some(id);
         }
     }
 }
@@ -199,8 +206,8 @@ pub enum Format {
 
 pub struct JsonLayer<W> {
     writer: W,
-    service: String,
-    environment: String,
+    /// `,"service":…,"environment":…,"request_id":`, escaped once.
+    fixed: Vec<u8>,
     format: Format,
     redactor: Redactor,
     stats: LineStats,
@@ -208,10 +215,14 @@ pub struct JsonLayer<W> {
 
 impl<W> JsonLayer<W> {
     pub fn new(writer: W, service: &str, environment: &str) -> Self {
+        let mut fixed = b",\"service\":".to_vec();
+        crate::json_escape::write_str(&mut fixed, service);
+        fixed.extend_from_slice(b",\"environment\":");
+        crate::json_escape::write_str(&mut fixed, environment);
+        fixed.extend_from_slice(b",\"request_id\":");
         Self {
             writer,
-            service: service.to_owned(),
-            environment: environment.to_owned(),
+            fixed,
             format: Format::Json,
             redactor: Redactor::default(),
             stats: LineStats::default(),
@@ -244,69 +255,294 @@ fn level_name(level: &Level) -> &'static str {
     }
 }
 
+/// One context field: its key and where its value, already redacted and
+/// written as JSON, sits in `Scratch::values`.
+struct Entry {
+    key: &'static str,
+    start: usize,
+    end: usize,
+}
+
+/// Per-thread buffers for building lines: every request logs one, so the
+/// line is written straight into reused memory instead of through a
+/// `serde_json::Map`.
+#[derive(Default)]
+struct Scratch {
+    line: Vec<u8>,
+    values: Vec<u8>,
+    entries: Vec<Entry>,
+    message: String,
+    has_message: bool,
+    formatted: String,
+    request_id: String,
+    clock: Clock,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's buffers. They are taken out while in use,
+/// so an event logged while formatting a field (or during thread exit)
+/// simply starts from empty ones.
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut scratch = SCRATCH.try_with(std::cell::Cell::take).unwrap_or_default();
+    let r = f(&mut scratch);
+    let _ = SCRATCH.try_with(|cell| cell.set(scratch));
+    r
+}
+
+/// The RFC 3339 seconds of the last line (`2026-01-01T00:00:00`), so most
+/// lines only append milliseconds.
+#[derive(Default)]
+struct Clock {
+    secs: Option<i64>,
+    prefix: String,
+}
+
+impl Clock {
+    /// Appends `now` as `to_rfc3339_opts(SecondsFormat::Millis, true)`
+    /// does: `2026-01-01T00:00:00.000Z`.
+    fn write(&mut self, now: chrono::DateTime<chrono::Utc>, out: &mut Vec<u8>) {
+        let millis = now.timestamp_subsec_millis();
+        if millis >= 1000 {
+            // A leap second: rare enough for the general formatter.
+            let text = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            out.extend_from_slice(text.as_bytes());
+            return;
+        }
+        let secs = now.timestamp();
+        if self.secs != Some(secs) {
+            let text = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            self.prefix.clear();
+            self.prefix.push_str(text.trim_end_matches('Z'));
+            self.secs = Some(secs);
+        }
+        out.extend_from_slice(self.prefix.as_bytes());
+        // `millis` < 1000: three digits.
+        let digits = [
+            b'.',
+            b'0' + (millis / 100) as u8,
+            b'0' + (millis / 10 % 10) as u8,
+            b'0' + (millis % 10) as u8,
+            b'Z',
+        ];
+        out.extend_from_slice(&digits);
+    }
+}
+
+/// Records an event's fields into `Scratch`: the message text aside, every
+/// other field redacted and written as a JSON value at once.
+struct FieldWriter<'a> {
+    redactor: &'a Redactor,
+    values: &'a mut Vec<u8>,
+    entries: &'a mut Vec<Entry>,
+    message: &'a mut String,
+    has_message: &'a mut bool,
+    formatted: &'a mut String,
+}
+
+impl FieldWriter<'_> {
+    fn push(&mut self, key: &'static str, write: impl FnOnce(&Redactor, &mut Vec<u8>)) {
+        let start = self.values.len();
+        write(self.redactor, self.values);
+        self.entries.push(Entry {
+            key,
+            start,
+            end: self.values.len(),
+        });
+    }
+
+    /// A number or boolean: as serde_json writes it, unless its key is
+    /// denied (a numeric `code` is still a code).
+    fn scalar(&mut self, field: &Field, value: impl serde::Serialize) {
+        self.push(field.name(), |redactor, out| {
+            let start = out.len();
+            if redactor.denied(field.name()) || serde_json::to_writer(&mut *out, &value).is_err() {
+                out.truncate(start);
+                crate::json_escape::write_str(out, REDACTED);
+            }
+        });
+    }
+}
+
+impl Visit for FieldWriter<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.clear();
+            self.message.push_str(value);
+            *self.has_message = true;
+        } else {
+            self.push(field.name(), |redactor, out| {
+                redactor.write_str(field.name(), value, out);
+            });
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.scalar(field, value);
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.scalar(field, value);
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        // Non-finite numbers are `null`, as in `serde_json::Value`.
+        self.scalar(field, value);
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.scalar(field, value);
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let mut text = std::mem::take(self.formatted);
+        text.clear();
+        let _ = write!(text, "{value:?}");
+        self.record_str(field, &text);
+        *self.formatted = text;
+    }
+}
+
+/// The stable event name of an event that had `message` (or none), and
+/// whether that message is free text that goes into `context.text`.
+fn write_event_name(event: &Event<'_>, message: Option<&str>, out: &mut Vec<u8>) -> bool {
+    match message {
+        Some(m) if is_event_name(m) => {
+            crate::json_escape::write_str(out, m);
+            false
+        }
+        other => {
+            crate::json_escape::write_str(out, &name_from_target(event.metadata().target()));
+            other.is_some()
+        }
+    }
+}
+
 impl<W> JsonLayer<W> {
-    fn context(
+    /// Builds the line of `event` into `scratch.line`; returns whether it
+    /// carried a request id and whether its event name is `server.*`.
+    fn build_line<S>(
         &self,
-        fields: Vec<(&'static str, Value)>,
-        text: Option<String>,
-    ) -> Map<String, Value> {
-        let mut context = Map::new();
-        for (k, v) in fields {
-            context.insert(k.to_owned(), self.redactor.clean(k, v));
-        }
-        if let Some(t) = text {
-            context.insert("text".into(), self.redactor.clean("text", Value::String(t)));
-        }
-        context
-    }
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+        scratch: &mut Scratch,
+    ) -> (bool, bool)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let Scratch {
+            line,
+            values,
+            entries,
+            message,
+            has_message,
+            formatted,
+            request_id,
+            clock,
+        } = scratch;
+        line.clear();
+        values.clear();
+        entries.clear();
+        *has_message = false;
+        event.record(&mut FieldWriter {
+            redactor: &self.redactor,
+            values: &mut *values,
+            entries: &mut *entries,
+            message: &mut *message,
+            has_message: &mut *has_message,
+            formatted: &mut *formatted,
+        });
+        let message = has_message.then_some(message.as_str());
 
-    /// One JSON line, written field by field (no intermediate tree): this
-    /// runs for every request.
-    fn json_line(
-        &self,
-        level: &str,
-        message: &str,
-        request_id: Option<&str>,
-        context: &Map<String, Value>,
-    ) -> Option<Vec<u8>> {
-        let mut bytes = Vec::with_capacity(256);
-        bytes.extend_from_slice(b"{\"timestamp\":\"");
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        bytes.extend_from_slice(now.as_bytes());
-        bytes.extend_from_slice(b"\",\"level\":\"");
-        bytes.extend_from_slice(level.as_bytes());
-        bytes.extend_from_slice(b"\",\"message\":");
-        serde_json::to_writer(&mut bytes, message).ok()?;
-        bytes.extend_from_slice(b",\"service\":");
-        serde_json::to_writer(&mut bytes, &self.service).ok()?;
-        bytes.extend_from_slice(b",\"environment\":");
-        serde_json::to_writer(&mut bytes, &self.environment).ok()?;
-        bytes.extend_from_slice(b",\"request_id\":");
-        serde_json::to_writer(&mut bytes, &request_id).ok()?;
-        bytes.extend_from_slice(b",\"context\":");
-        serde_json::to_writer(&mut bytes, context).ok()?;
-        bytes.extend_from_slice(b"}\n");
-        Some(bytes)
-    }
+        // The event name first (into `formatted`, now free), since free
+        // text becomes one more context field.
+        formatted.clear();
+        let mut name = std::mem::take(formatted).into_bytes();
+        let free_text = write_event_name(event, message, &mut name);
+        if let (true, Some(text)) = (free_text, message) {
+            let start = values.len();
+            self.redactor.write_str("text", text, values);
+            entries.push(Entry {
+                key: "text",
+                start,
+                end: values.len(),
+            });
+        }
+        // `Map` order: keys sorted, a repeated key keeps its last value
+        // (the sort is stable).
+        entries.sort_by(|a, b| a.key.cmp(b.key));
 
-    /// `2026-01-01T00:00:00.000Z  INFO request.completed request_id=… k=v`
-    fn pretty_line(
-        &self,
-        level: &str,
-        message: &str,
-        request_id: Option<&str>,
-        context: &Map<String, Value>,
-    ) -> Vec<u8> {
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut line = format!("{now} {level:>5} {message}");
-        if let Some(rid) = request_id {
-            let _ = write!(line, " request_id={rid}");
+        let has_request_id = ctx
+            .event_scope(event)
+            .and_then(|scope| {
+                scope.from_root().find_map(|span| {
+                    span.extensions().get::<SpanRequestId>().map(|r| {
+                        request_id.clear();
+                        request_id.push_str(&r.0);
+                    })
+                })
+            })
+            .is_some();
+        let level = level_name(event.metadata().level());
+        let lifecycle = name.starts_with(b"\"server.");
+
+        match self.format {
+            Format::Json => {
+                line.extend_from_slice(b"{\"timestamp\":\"");
+                clock.write(chrono::Utc::now(), line);
+                line.extend_from_slice(b"\",\"level\":\"");
+                line.extend_from_slice(level.as_bytes());
+                line.extend_from_slice(b"\",\"message\":");
+                line.extend_from_slice(&name);
+                line.extend_from_slice(&self.fixed);
+                if has_request_id {
+                    crate::json_escape::write_str(line, request_id);
+                } else {
+                    line.extend_from_slice(b"null");
+                }
+                line.extend_from_slice(b",\"context\":{");
+                let mut first = true;
+                for (i, e) in entries.iter().enumerate() {
+                    if entries.get(i + 1).is_some_and(|next| next.key == e.key) {
+                        continue;
+                    }
+                    if !first {
+                        line.push(b',');
+                    }
+                    first = false;
+                    crate::json_escape::write_str(line, e.key);
+                    line.push(b':');
+                    line.extend_from_slice(&values[e.start..e.end]);
+                }
+                line.extend_from_slice(b"}}\n");
+            }
+            Format::Pretty => {
+                // `2026-01-01T00:00:00.000Z  INFO request.completed request_id=… k=v`
+                clock.write(chrono::Utc::now(), line);
+                let _ = write!(line, " {level:>5} ");
+                // The name without its JSON quotes (event names need no
+                // escaping; target-derived ones are `[a-z0-9._]`).
+                line.extend_from_slice(
+                    name.get(1..name.len().saturating_sub(1))
+                        .unwrap_or_default(),
+                );
+                if has_request_id {
+                    line.extend_from_slice(b" request_id=");
+                    line.extend_from_slice(request_id.as_bytes());
+                }
+                for (i, e) in entries.iter().enumerate() {
+                    if entries.get(i + 1).is_some_and(|next| next.key == e.key) {
+                        continue;
+                    }
+                    line.push(b' ');
+                    line.extend_from_slice(e.key.as_bytes());
+                    line.push(b'=');
+                    line.extend_from_slice(&values[e.start..e.end]);
+                }
+                line.push(b'\n');
+            }
         }
-        for (k, v) in context {
-            let _ = write!(line, " {k}={v}");
-        }
-        line.push('\n');
-        line.into_bytes()
+        // Give the buffer back for the next line.
+        name.clear();
+        *formatted = String::from_utf8(name).unwrap_or_default();
+        (has_request_id, lifecycle)
     }
 }
 
@@ -320,27 +556,16 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let fields = Fields::of(event);
-        let (message, text) = event_name(event, fields.message);
-        let request_id = request_id_of(event, &ctx);
-        let context = self.context(fields.values, text);
-        let level = level_name(event.metadata().level());
-        let bytes = match self.format {
-            Format::Json => {
-                match self.json_line(level, &message, request_id.as_deref(), &context) {
-                    Some(b) => b,
-                    None => return,
-                }
+        with_scratch(|scratch| {
+            let (has_request_id, lifecycle) = self.build_line(event, &ctx, scratch);
+            if has_request_id {
+                self.stats.with_request_id.fetch_add(1, Ordering::Relaxed);
+                self.stats.total.fetch_add(1, Ordering::Relaxed);
+            } else if !lifecycle && !in_job(event, &ctx) {
+                self.stats.total.fetch_add(1, Ordering::Relaxed);
             }
-            Format::Pretty => self.pretty_line(level, &message, request_id.as_deref(), &context),
-        };
-        if request_id.is_some() {
-            self.stats.with_request_id.fetch_add(1, Ordering::Relaxed);
-            self.stats.total.fetch_add(1, Ordering::Relaxed);
-        } else if !message.starts_with("server.") && !in_job(event, &ctx) {
-            self.stats.total.fetch_add(1, Ordering::Relaxed);
-        }
-        let _ = self.writer.make_writer().write_all(&bytes);
+            let _ = self.writer.make_writer().write_all(&scratch.line);
+        });
     }
 }
 
@@ -349,6 +574,7 @@ mod tests {
     use std::sync::Mutex;
 
     use isms_domain::continuity::LogLineStats as _;
+    use serde_json::Map;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
@@ -550,5 +776,245 @@ mod tests {
             },
         );
         assert_eq!(stats.lines(), (2, 3));
+    }
+
+    /// The map-based line builder this module had before: fields into a
+    /// `serde_json::Map`, each cleaned by `Redactor::clean`. The direct
+    /// writer must produce byte for byte the same `context`.
+    struct Reference {
+        redactor: Redactor,
+        contexts: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl<S: Subscriber> tracing_subscriber::Layer<S> for Reference {
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            let fields = Fields::of(event);
+            let (_, text) = event_name(event, fields.message);
+            let mut context = Map::new();
+            for (k, v) in fields.values {
+                context.insert(k.to_owned(), self.redactor.clean(k, v));
+            }
+            if let Some(t) = text {
+                context.insert("text".into(), self.redactor.clean("text", Value::String(t)));
+            }
+            self.contexts
+                .lock()
+                .unwrap()
+                .push(serde_json::to_string(&context).unwrap());
+        }
+    }
+
+    struct Loud;
+    impl std::fmt::Debug for Loud {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            // Logging from inside a field's formatting must not corrupt
+            // the line being built around it (`tracing` drops such a
+            // nested event).
+            tracing::info!(inner = "yes", "nested.event");
+            f.write_str("loud \"value\"")
+        }
+    }
+
+    fn all_kinds_of_events() {
+        events(true);
+    }
+
+    /// Six lines (five without the event whose field logs while it is
+    /// formatted).
+    fn events(loud: bool) {
+        let jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+        let span = tracing::info_span!("request", request_id = "r-\"1\"");
+        span.in_scope(|| {
+            tracing::info!(
+                method = %"GET",
+                route = "/api/v1/health",
+                status = 200u16,
+                duration_ms = 0.123_456_f64,
+                client_ip = Some("127.0.0.1"),
+                user_id = None::<&str>,
+                response_bytes = Some(15u64),
+                "request.completed"
+            );
+            tracing::info!(
+                quote = "say \"hi\"",
+                backslash = r"C:\temp\x",
+                control = "a\nb\r\tc\u{0}\u{1f}\u{7f}",
+                unicode = "Grüße 東京 🚀 \u{2028}",
+                password = "hunter2",
+                code = 987_654,
+                status_code = 404,
+                pin = true,
+                note = jwt,
+                mail = "mail bob@example.com now",
+                details = r#"{"b":{"totp_secret":"x"},"a":[1,"eve@example.org"]}"#,
+                array = "[1, 2]",
+                not_json = "{oops",
+                nan = f64::NAN,
+                inf = f64::INFINITY,
+                neg = -7i64,
+                big = u64::MAX,
+                dbg = ?vec!["a\"b"],
+                "a.b"
+            );
+            tracing::warn!(
+                text = "field text",
+                z = 1,
+                a = 2,
+                z = 3,
+                "Free text with \"quotes\""
+            );
+            if loud {
+                tracing::error!(loud = ?Loud, after = "x", "c.d");
+            }
+        });
+        tracing::info!(target: "sqlx::query", "SELECT * FROM users WHERE email = 'x@y.example'");
+        tracing::debug!("");
+    }
+
+    #[test]
+    fn lines_match_the_map_based_reference() {
+        let out = Capture::default();
+        let contexts = Arc::new(Mutex::new(Vec::new()));
+        let redactor = Redactor::new(&["customer_ref".to_owned()]);
+        let subscriber = tracing_subscriber::registry()
+            .with(JsonLayer::new(out.clone(), "isms", "test").redactor(redactor.clone()))
+            .with(Reference {
+                redactor,
+                contexts: contexts.clone(),
+            });
+        tracing::subscriber::with_default(subscriber, || events(false));
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let contexts = contexts.lock().unwrap();
+        assert_eq!(lines.len(), contexts.len());
+        assert_eq!(lines.len(), 5, "{text}");
+        for (line, expected) in lines.iter().zip(contexts.iter()) {
+            let context = line
+                .split_once(",\"context\":")
+                .and_then(|(_, c)| c.strip_suffix('}'))
+                .unwrap();
+            assert_eq!(context, expected, "{line}");
+            // Every line is one JSON object.
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v.as_object().unwrap().len(), 7);
+        }
+    }
+
+    #[test]
+    fn escaping_edge_cases_survive_a_round_trip() {
+        let lines = capture(all_kinds_of_events);
+        let a = &lines[1];
+        assert_eq!(a["request_id"], "r-\"1\"");
+        let ctx = &a["context"];
+        assert_eq!(ctx["quote"], "say \"hi\"");
+        assert_eq!(ctx["backslash"], r"C:\temp\x");
+        assert_eq!(ctx["control"], "a\nb\r\tc\u{0}\u{1f}\u{7f}");
+        assert_eq!(ctx["unicode"], "Grüße 東京 🚀 \u{2028}");
+        // Debug output that is JSON text is cleaned as JSON, like any
+        // other field.
+        assert_eq!(ctx["dbg"], serde_json::json!(["a\"b"]));
+        assert_eq!(ctx["nan"], Value::Null);
+        assert_eq!(ctx["inf"], Value::Null);
+        assert_eq!(ctx["neg"], -7);
+        assert_eq!(ctx["big"], u64::MAX);
+        assert_eq!(ctx["array"], serde_json::json!([1, 2]));
+        assert_eq!(ctx["not_json"], "{oops");
+        // Secrets, whatever their type or nesting.
+        assert_eq!(ctx["password"], REDACTED);
+        assert_eq!(ctx["code"], REDACTED, "a numeric code is still a code");
+        assert_eq!(ctx["pin"], REDACTED);
+        assert_eq!(ctx["status_code"], 404);
+        assert_eq!(ctx["note"], REDACTED);
+        assert_eq!(ctx["mail"], REDACTED);
+        assert_eq!(ctx["details"]["b"]["totp_secret"], REDACTED);
+        assert_eq!(ctx["details"]["a"], serde_json::json!([1, REDACTED]));
+        // A repeated key keeps its last value; free text wins over a
+        // `text` field.
+        let w = &lines[2];
+        assert_eq!(w["message"], "isms.json_log.tests");
+        assert_eq!(w["context"]["text"], "Free text with \"quotes\"");
+        assert_eq!(w["context"]["z"], 3);
+        // The event logged while a field was formatted is dropped; the
+        // line around it is whole.
+        assert_eq!(lines[3]["message"], "c.d");
+        assert_eq!(lines[3]["context"]["loud"], "loud \"value\"");
+        assert_eq!(lines[3]["context"]["after"], "x");
+        assert_eq!(lines[3]["request_id"], "r-\"1\"");
+        assert_eq!(lines[4]["message"], "sqlx.query");
+        assert_eq!(lines[4]["context"]["text"], REDACTED);
+        assert_eq!(lines[4]["request_id"], Value::Null);
+        assert_eq!(lines[5]["context"]["text"], "");
+        assert!(
+            !serde_json::to_string(&lines)
+                .unwrap()
+                .contains("nested.event")
+        );
+        let raw = serde_json::to_string(&lines).unwrap();
+        for secret in ["hunter2", "987654", "bob@", "eve@", "x@y", "eyJhbGci"] {
+            assert!(!raw.contains(secret), "{secret} leaked");
+        }
+    }
+
+    #[test]
+    fn lines_are_single_lines() {
+        let text = capture_with(
+            |w| JsonLayer::new(w, "is\"ms", "te\nst"),
+            all_kinds_of_events,
+        );
+        assert_eq!(text.matches('\n').count(), 6);
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["service"], "is\"ms");
+            assert_eq!(v["environment"], "te\nst");
+        }
+    }
+
+    #[test]
+    fn pretty_lines_match_the_reference_too() {
+        let text = capture_with(
+            |w| JsonLayer::new(w, "isms", "dev").format(Format::Pretty),
+            all_kinds_of_events,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6, "{text}");
+        assert!(
+            lines[0].ends_with(
+                " INFO request.completed request_id=r-\"1\" client_ip=\"127.0.0.1\" \
+                 duration_ms=0.123456 method=\"GET\" response_bytes=15 route=\"/api/v1/health\" status=200"
+            ),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[2].contains(" WARN isms.json_log.tests request_id="),
+            "{}",
+            lines[2]
+        );
+        assert!(lines[2].ends_with(" a=2 text=\"Free text with \\\"quotes\\\"\" z=3"));
+        assert!(!text.contains("hunter2") && !text.contains("987654"));
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_milliseconds() {
+        use chrono::TimeZone as _;
+        let mut clock = Clock::default();
+        let mut out = Vec::new();
+        for (secs, nanos) in [
+            (1_796_000_000, 0),
+            (1_796_000_000, 7_999_999),
+            (1_796_000_000, 999_999_999),
+            (1_796_000_001, 120_000_000),
+            (0, 5_000_000),
+            // Leap second (chrono's nanosecond overflow).
+            (1_796_000_039, 1_500_000_000),
+        ] {
+            let t = chrono::Utc.timestamp_opt(secs, nanos).unwrap();
+            out.clear();
+            clock.write(t, &mut out);
+            assert_eq!(
+                String::from_utf8(out.clone()).unwrap(),
+                t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            );
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod emf;
 pub mod jobs;
+pub mod json_escape;
 pub mod json_log;
 pub mod logging;
 pub mod observability;

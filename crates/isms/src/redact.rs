@@ -12,6 +12,8 @@
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use serde_json::{Map, Value};
 
+use crate::json_escape;
+
 pub const REDACTED: &str = "[REDACTED]";
 
 /// Whole-key matches: short words that are secrets only on their own, and
@@ -170,11 +172,7 @@ impl Redactor {
     fn clean_str(&self, s: String, depth: usize) -> Value {
         // A field holding JSON (event details, serialised bodies) is
         // cleaned key by key and logged as nested JSON.
-        let t = s.trim_start();
-        if (t.starts_with('{') || t.starts_with('['))
-            && let Ok(parsed) = serde_json::from_str::<Value>(&s)
-            && (parsed.is_object() || parsed.is_array())
-        {
+        if let Some(parsed) = json_text(&s) {
             return self.clean_at("", parsed, depth + 1);
         }
         if looks_sensitive(&s) {
@@ -183,6 +181,39 @@ impl Redactor {
             Value::String(s)
         }
     }
+
+    /// Appends, as JSON, what is logged for the string field `key`: the
+    /// same value as `clean(key, Value::String(value))`, written without
+    /// building it (this runs for every field of every log line).
+    pub fn write_str(&self, key: &str, value: &str, out: &mut Vec<u8>) {
+        if self.denied(key) {
+            json_escape::write_str(out, REDACTED);
+        } else if let Some(parsed) = json_text(value) {
+            let cleaned = self.clean_at("", parsed, 1);
+            let start = out.len();
+            // Writing a `Value` into a `Vec` does not fail; were it to,
+            // nothing half-written stays.
+            if serde_json::to_writer(&mut *out, &cleaned).is_err() {
+                out.truncate(start);
+                json_escape::write_str(out, REDACTED);
+            }
+        } else if looks_sensitive(value) {
+            json_escape::write_str(out, REDACTED);
+        } else {
+            json_escape::write_str(out, value);
+        }
+    }
+}
+
+/// A string holding a JSON object or array, parsed.
+fn json_text(s: &str) -> Option<Value> {
+    let t = s.trim_start();
+    if !(t.starts_with('{') || t.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str::<Value>(s)
+        .ok()
+        .filter(|v| v.is_object() || v.is_array())
 }
 
 /// A JWT, a bearer credential or an e-mail address anywhere in `s`.
@@ -414,5 +445,37 @@ mod tests {
         }
         let cleaned = Redactor::default().clean("details", v);
         assert!(serde_json::to_string(&cleaned).unwrap().contains(REDACTED));
+    }
+
+    #[test]
+    fn write_str_writes_what_clean_returns() {
+        let r = Redactor::new(&["customer_ref".to_owned()]);
+        let jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+        for (key, value) in [
+            ("route", "/api/v1/users/{id}"),
+            ("password", "hunter2"),
+            ("Customer-Ref", "C-1"),
+            ("note", jwt),
+            ("note", "Bearer abc"),
+            ("note", "to: a.b@example.com"),
+            ("details", r#"{"z":1,"a":{"refresh_token":"t","x":"q\"r"}}"#),
+            ("details", "  [1, {\"email\": \"x\"}]"),
+            ("details", "[not json"),
+            ("details", "{}"),
+            (
+                "text",
+                "quote \" backslash \\ newline \n tab \t nul \u{0} é 🚀",
+            ),
+            ("text", ""),
+        ] {
+            let mut out = Vec::new();
+            r.write_str(key, value, &mut out);
+            let expected = serde_json::to_vec(&r.clean(key, json!(value))).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(expected).unwrap(),
+                "{key}={value}"
+            );
+        }
     }
 }
