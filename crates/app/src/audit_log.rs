@@ -497,12 +497,12 @@ impl AuditLogService {
 }
 
 /// The whole-log verification over a store, as a pipeline: this task
-/// reads pages of entries and hands them through a bounded channel to a
-/// blocking thread that hashes them, rebuilds the tree (a compact range:
-/// O(log n) hashes held) and checks each checkpoint when the entries reach
-/// its size. Reading and hashing run on two cores at once, the hashing
-/// keeps no runtime worker busy for seconds, and at most
-/// `READ_AHEAD + 2` pages are in memory. The first failure stops both.
+/// reads pages of entries (two at a time) and hands them through a
+/// bounded channel to a blocking thread that hashes them, rebuilds the
+/// tree (a compact range: O(log n) hashes held) and checks each checkpoint
+/// when the entries reach its size. Reading and hashing overlap, the
+/// hashing keeps no runtime worker busy for seconds, and at most
+/// `READ_AHEAD + 3` pages are in memory. The first failure stops both.
 pub async fn verify_stored(
     repo: &dyn isms_domain::ports::AuditRepository,
     log: &LogId,
@@ -532,14 +532,34 @@ pub async fn verify_stored(
     let read = async {
         let mut from = 0;
         loop {
-            let page = repo.scan(log, from, SCAN_BATCH).await?;
-            let full = page.len() >= SCAN_BATCH as usize;
-            let Some(last) = page.last() else {
+            // Two pages at once (two connections, two cores for the
+            // store's decoding); the second is used only when it starts
+            // exactly where a full first one ends, so the entries handed
+            // on are the same as one page after another would give.
+            let next = from + u64::from(SCAN_BATCH);
+            let (first, second) = tokio::join!(
+                repo.scan(log, from, SCAN_BATCH),
+                repo.scan(log, next, SCAN_BATCH)
+            );
+            let first = first?;
+            let full = first.len() >= SCAN_BATCH as usize;
+            let Some(last) = first.last().map(|e| e.seq) else {
                 break;
             };
-            from = last.seq + 1;
-            if pages.send(page).await.is_err() || !full {
+            from = last + 1;
+            if pages.send(first).await.is_err() || !full {
                 // The hashing stopped at a failure, or this was the tail.
+                break;
+            }
+            let second = second?;
+            if second.first().map(|e| e.seq) != Some(from) {
+                continue;
+            }
+            let full = second.len() >= SCAN_BATCH as usize;
+            if let Some(last) = second.last() {
+                from = last.seq + 1;
+            }
+            if pages.send(second).await.is_err() || !full {
                 break;
             }
         }
