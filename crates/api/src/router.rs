@@ -392,6 +392,11 @@ fn risk_routes(table: RouteTable) -> RouteTable {
     let read = || Access::require(P::AssetsRead);
     let write = || Access::require(P::AssetsWrite);
     table
+        .add(read(), routes!(crate::routes::risk_matrix::get))
+        .add(
+            Access::require(P::TenantAdmin),
+            routes!(crate::routes::risk_matrix::put),
+        )
         .add(write(), routes!(r::create_asset))
         .add(read(), routes!(r::list_assets))
         .add(read(), routes!(r::get_asset))

@@ -353,7 +353,8 @@ fn action_of(kind: K) -> &'static str {
         | K::TreatmentUpdated
         | K::SoaUpdated
         | K::ComplianceConfigChanged
-        | K::RetentionPolicyChanged => "update",
+        | K::RetentionPolicyChanged
+        | K::RiskMatrixChanged => "update",
         K::AssetDeleted
         | K::ThreatDeleted
         | K::VulnerabilityDeleted

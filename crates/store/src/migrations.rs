@@ -65,6 +65,11 @@ const SQLITE: &[Source] = &[
         "gdpr",
         include_str!("../migrations/sqlite/0011_gdpr.sql"),
     ),
+    (
+        12,
+        "risk matrix",
+        include_str!("../migrations/sqlite/0012_risk_matrix.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -122,6 +127,11 @@ const POSTGRES: &[Source] = &[
         11,
         "gdpr",
         include_str!("../migrations/postgres/0011_gdpr.sql"),
+    ),
+    (
+        12,
+        "risk matrix",
+        include_str!("../migrations/postgres/0012_risk_matrix.sql"),
     ),
 ];
 

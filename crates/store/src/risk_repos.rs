@@ -379,6 +379,50 @@ macro_rules! impl_risk_repository {
 
         #[async_trait::async_trait]
         impl isms_domain::risk::RiskRepository for $store {
+            async fn matrix(
+                &self,
+                tenant: isms_domain::TenantId,
+            ) -> Result<Option<isms_domain::risk::RiskMatrixSpec>, isms_domain::ports::RepoError> {
+                let text: Option<String> =
+                    crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                        sqlx::query_scalar("SELECT spec FROM risk_matrices WHERE tenant_id = $1")
+                            .bind(tenant.as_uuid())
+                            .fetch_optional(&mut *c)
+                            .await
+                            .map_err(crate::error::map)
+                    })?;
+                text.map(|t| {
+                    serde_json::from_str(&t).map_err(|_| crate::risk_rows::corrupt("risk matrix"))
+                })
+                .transpose()
+            }
+
+            async fn put_matrix(
+                &self,
+                tenant: isms_domain::TenantId,
+                spec: &isms_domain::risk::RiskMatrixSpec,
+                at: isms_domain::time::Timestamp,
+                audit: &[isms_domain::audit::AuditRecord],
+            ) -> Result<(), isms_domain::ports::RepoError> {
+                let text = serde_json::to_string(spec)
+                    .map_err(|e| isms_domain::ports::RepoError::Internal(format!("risk matrix: {e}")))?;
+                crate::scope::scoped_tx!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    sqlx::query(
+                        "INSERT INTO risk_matrices (tenant_id, spec, updated_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (tenant_id) DO UPDATE SET spec = excluded.spec, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(&text)
+                    .bind(at)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(crate::error::map)?;
+                    crate::audit_append::append_audit!(c, audit)?;
+                    Ok(())
+                })
+            }
+
             async fn seed_catalogue(
                 &self,
                 tenant: isms_domain::TenantId,

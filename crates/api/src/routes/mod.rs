@@ -13,5 +13,6 @@ pub mod health;
 pub mod mfa;
 pub mod policy;
 pub mod risk;
+pub mod risk_matrix;
 pub mod risk_register;
 pub mod users;

@@ -81,7 +81,8 @@ impl RiskService {
         };
         let exposure = Exposure::link(&asset, &threat, vulnerability.as_ref())
             .map_err(|_| AppError::NotFound)?;
-        let score = score_pair(&asset, &threat, vulnerability.as_ref(), self.config());
+        let matrix = self.matrix(tenant).await?;
+        let score = score_pair(&asset, &threat, vulnerability.as_ref(), &matrix);
         let risk = Risk::new(exposure, score, now());
         let event = Self::event(
             K::ExposureCreated,
@@ -154,6 +155,7 @@ impl RiskService {
         assessor: Assessor,
         at: Timestamp,
     ) -> Result<Vec<AssessmentWrite>, AppError> {
+        let matrix = self.matrix(tenant).await?;
         let mut writes = Vec::with_capacity(inputs.len());
         let mut moved = Vec::new();
         for input in inputs {
@@ -163,7 +165,7 @@ impl RiskService {
                     .pairs
                     .iter()
                     .map(|p| (&p.threat, p.vulnerability.as_ref())),
-                self.config(),
+                &matrix,
                 at,
                 assessor,
             )

@@ -16,7 +16,9 @@ use isms_domain::TenantId;
 use isms_domain::events::{Outcome, RequestMeta, SecurityEvent, SecurityEventKind as K};
 use isms_domain::ports::{RepoError, TenantRepository, UserRepository};
 use isms_domain::principal::Principal;
-use isms_domain::risk::{RiskMatrixConfig, RiskRepository, ValidationError};
+use isms_domain::rbac::Permission;
+use isms_domain::risk::{RiskMatrixConfig, RiskMatrixSpec, RiskRepository, ValidationError};
+use isms_domain::time::now;
 
 use crate::AppError;
 use crate::audit::AuditTrail;
@@ -25,6 +27,9 @@ use crate::auth::AuthService;
 pub use assess::RunSummary;
 pub use register::{RiskHeatmap, TreatmentRequest};
 pub use review_source::RegisterReview;
+
+/// How long another instance's matrix change can go unseen here.
+const MATRIX_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct RiskService {
@@ -38,9 +43,10 @@ struct Inner {
     users: Arc<dyn UserRepository>,
     audit: AuditTrail,
     auth: AuthService,
-    /// The matrix every tenant is assessed on (the 4 × 5 default; see
-    /// `docs/risk-engine.md`).
-    config: RiskMatrixConfig,
+    /// Each tenant's validated matrix (the 4 × 5 default when it set
+    /// none; see `docs/risk-engine.md`), cached briefly: a change through
+    /// this instance is seen at once, through another within the TTL.
+    matrices: moka::sync::Cache<TenantId, Arc<RiskMatrixConfig>>,
     /// Tenants whose default threat catalogue is known to be seeded, so
     /// the check costs one database round trip per tenant and process.
     seeded: Mutex<HashSet<TenantId>>,
@@ -65,7 +71,10 @@ impl RiskService {
                 users,
                 audit,
                 auth,
-                config: RiskMatrixConfig::default(),
+                matrices: moka::sync::Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_live(MATRIX_CACHE_TTL)
+                    .build(),
                 seeded: Mutex::new(HashSet::new()),
             }),
         }
@@ -90,8 +99,59 @@ impl RiskService {
         }
     }
 
-    pub fn config(&self) -> &RiskMatrixConfig {
-        &self.inner.config
+    /// The tenant's matrix: its own when it set one, else the default.
+    pub async fn matrix(&self, tenant: TenantId) -> Result<Arc<RiskMatrixConfig>, AppError> {
+        if let Some(m) = self.inner.matrices.get(&tenant) {
+            return Ok(m);
+        }
+        let matrix = match self.inner.repo.matrix(tenant).await? {
+            Some(spec) => RiskMatrixConfig::try_from(spec)
+                .map_err(|e| AppError::Internal(format!("stored risk matrix: {e}")))?,
+            None => RiskMatrixConfig::default(),
+        };
+        let matrix = Arc::new(matrix);
+        self.inner.matrices.insert(tenant, matrix.clone());
+        Ok(matrix)
+    }
+
+    /// The caller's tenant's matrix as it reads and writes it.
+    pub async fn matrix_spec(&self, who: &Principal) -> Result<RiskMatrixSpec, AppError> {
+        who.require(Permission::AssetsRead)?;
+        Ok(self.matrix(who.tenant_id).await?.spec().clone())
+    }
+
+    /// Replaces the tenant's matrix (admin). It applies from the next
+    /// assessment, exposure or treatment on; stored scores keep the matrix
+    /// they were computed with until their asset is assessed again.
+    pub async fn put_matrix(
+        &self,
+        who: &Principal,
+        spec: RiskMatrixSpec,
+        meta: &RequestMeta,
+    ) -> Result<RiskMatrixSpec, AppError> {
+        who.require(Permission::TenantAdmin)?;
+        let matrix = RiskMatrixConfig::try_from(spec).map_err(invalid)?;
+        let spec = matrix.spec().clone();
+        let event = SecurityEvent::new(K::RiskMatrixChanged, Outcome::Success, meta)
+            .tenant(who.tenant_id)
+            .actor(who.user_id)
+            .session(who.session_id)
+            .details(serde_json::json!({
+                "impact_levels": spec.impact_levels.len(),
+                "likelihood_levels": spec.likelihood_levels.len(),
+                "thresholds": [spec.thresholds.medium, spec.thresholds.high, spec.thresholds.critical],
+            }));
+        let repo = self.inner.repo.clone();
+        let tenant = who.tenant_id;
+        let stored = spec.clone();
+        self.inner
+            .audit
+            .change(vec![event], async move |records| {
+                repo.put_matrix(tenant, &stored, now(), records).await
+            })
+            .await?;
+        self.inner.matrices.insert(tenant, Arc::new(matrix));
+        Ok(spec)
     }
 
     fn repo(&self) -> &dyn RiskRepository {

@@ -49,7 +49,8 @@ impl RiskService {
     ) -> Result<RiskHeatmap, AppError> {
         who.require(Permission::AssetsRead)?;
         let entries = self.repo().all_risks(who.tenant_id, filter).await?;
-        let maps = heatmap(entries.iter().map(|e| &e.risk), self.config());
+        let matrix = self.matrix(who.tenant_id).await?;
+        let maps = heatmap(entries.iter().map(|e| &e.risk), &matrix);
         Ok(RiskHeatmap {
             maps,
             risks: entries.len(),
@@ -123,13 +124,14 @@ impl RiskService {
                 .await?;
         }
         let at = now();
+        let matrix = self.matrix(who.tenant_id).await?;
         let treatment = match entry.treatment {
             Some(mut t) => {
-                t.revise(draft, who.user_id, self.config(), at)
+                t.revise(draft, who.user_id, &matrix, at)
                     .map_err(treatment_error)?;
                 t
             }
-            None => Treatment::propose(&entry.risk, draft, who.user_id, self.config(), at)
+            None => Treatment::propose(&entry.risk, draft, who.user_id, &matrix, at)
                 .map_err(treatment_error)?,
         };
         let event = Self::event(

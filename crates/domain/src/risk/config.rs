@@ -86,6 +86,7 @@ pub struct LikelihoodAdjustments {
 /// The configuration as a tenant writes it. Turn it into a
 /// [`RiskMatrixConfig`] (which validates) before scoring anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RiskMatrixSpec {
     /// Impact axis names, lowest first; the length is the axis size.
     pub impact_levels: Vec<String>,

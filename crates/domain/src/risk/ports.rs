@@ -309,6 +309,22 @@ pub trait RiskRepository: Send + Sync {
         audit: &[AuditRecord],
     ) -> Result<(), RepoError>;
 
+    /// The tenant's risk matrix; `None` when it never set one (the
+    /// default applies).
+    async fn matrix(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<super::config::RiskMatrixSpec>, RepoError>;
+
+    /// Creates or replaces the tenant's matrix (validated by the caller).
+    async fn put_matrix(
+        &self,
+        tenant: TenantId,
+        spec: &super::config::RiskMatrixSpec,
+        at: Timestamp,
+        audit: &[AuditRecord],
+    ) -> Result<(), RepoError>;
+
     /// The `risk_review` compliance check's input at `now`: active assets
     /// with their next assessment date, and every live CRITICAL or HIGH
     /// risk (inherent level) of a live asset with whether its treatment is
