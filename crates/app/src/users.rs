@@ -396,19 +396,15 @@ impl UserAdmin {
             .erasure
             .as_ref()
             .ok_or_else(|| AppError::Internal("erasure needs the GDPR store".into()))?;
-        let event = self
-            .event(K::SubjectErased, who, user.id, meta)
-            .details(serde_json::json!({
-                "fields": ["email", "display_name", "sessions.ip", "sessions.user_agent"],
-                "subject_key": "destroyed",
-            }));
-        self.audit
-            .change(vec![event], async |audit| {
-                erasure
-                    .erase_account(who.tenant_id, user.id, isms_domain::time::now(), audit)
-                    .await
-            })
-            .await?;
+        crate::gdpr::erase_account(
+            &self.audit,
+            erasure,
+            Some(who),
+            who.tenant_id,
+            user.id,
+            meta,
+        )
+        .await?;
         Ok(())
     }
 

@@ -61,6 +61,24 @@ async fn audit_count(app: &TestApp, token: &str, kind: &str) -> usize {
     events["items"].as_array().unwrap().len()
 }
 
+/// Runs the checks now; the latest `gdpr_compliance` result.
+async fn gdpr_check(app: &TestApp, token: &str) -> Value {
+    json_of(
+        app.post_auth("/api/v1/compliance/run", token, &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    let checks = json_of(app.get_auth("/api/v1/compliance/checks", token).await, 200).await;
+    checks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "gdpr_compliance")
+        .unwrap()["last_result"]
+        .clone()
+}
+
 fn request(subject: Value, kind: &str) -> Value {
     json!({ "subject": subject, "kind": kind })
 }
@@ -554,19 +572,7 @@ async fn retention_reports_then_erases(backend: Backend) {
     );
 
     // The check sees the backlog (10 days past, beyond the 7-day grace).
-    json_of(
-        app.post_auth("/api/v1/compliance/run", t, &json!({})).await,
-        200,
-    )
-    .await;
-    let checks = json_of(app.get_auth("/api/v1/compliance/checks", t).await, 200).await;
-    let gdpr = checks["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "gdpr_compliance")
-        .unwrap()["last_result"]
-        .clone();
+    let gdpr = gdpr_check(&app, t).await;
     assert_eq!(gdpr["status"], "FAILED");
     assert_eq!(gdpr["details"]["past_retention"]["records"], 2);
 
@@ -637,23 +643,8 @@ async fn gdpr_compliance_reads_the_records(backend: Backend) {
     let t = &admin.access;
     let user = app.create_user(t, "staff@x.example", "viewer", PW).await;
     let me = json_of(app.get_auth("/api/v1/users/me", t).await, 200).await;
-    let gdpr = async || {
-        json_of(
-            app.post_auth("/api/v1/compliance/run", t, &json!({})).await,
-            200,
-        )
-        .await;
-        let checks = json_of(app.get_auth("/api/v1/compliance/checks", t).await, 200).await;
-        checks["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == "gdpr_compliance")
-            .unwrap()["last_result"]
-            .clone()
-    };
     // Two accounts, no lawful basis recorded for either.
-    let r = gdpr().await;
+    let r = gdpr_check(&app, t).await;
     assert_eq!(r["status"], "FAILED");
     assert_eq!(r["details"]["without_consent"]["count"], 2);
     for id in [user.as_str(), me["id"].as_str().unwrap()] {
@@ -673,7 +664,7 @@ async fn gdpr_compliance_reads_the_records(backend: Backend) {
         )
         .await;
     }
-    let r = gdpr().await;
+    let r = gdpr_check(&app, t).await;
     assert_eq!(r["status"], "PASSED", "{r}");
     // An open request is tracked; past its deadline the check fails.
     let open = json_of(
@@ -686,7 +677,7 @@ async fn gdpr_compliance_reads_the_records(backend: Backend) {
         201,
     )
     .await;
-    let r = gdpr().await;
+    let r = gdpr_check(&app, t).await;
     assert_eq!(r["details"]["requests_pending"], 1);
     assert_eq!(r["status"], "PASSED");
     app.sql(
@@ -695,7 +686,7 @@ async fn gdpr_compliance_reads_the_records(backend: Backend) {
         chrono::Utc::now() - chrono::Duration::days(31),
     )
     .await;
-    let r = gdpr().await;
+    let r = gdpr_check(&app, t).await;
     assert_eq!(r["status"], "FAILED");
     assert_eq!(r["details"]["requests_overdue"]["ids"][0], open["id"]);
     app.stop().await;

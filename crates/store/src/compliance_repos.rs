@@ -30,6 +30,28 @@ macro_rules! tenant_page {
 }
 pub(crate) use tenant_page;
 
+/// One row of a tenant's `$table` by id, converted; `NotFound` for an id
+/// of another tenant or none.
+macro_rules! tenant_row {
+    ($self:ident, $tenant:ident, $id:expr, $table:literal, $columns:expr, $row:ty) => {{
+        let sql = format!(
+            concat!("SELECT {} FROM ", $table, " WHERE tenant_id = $1 AND id = $2"),
+            $columns
+        );
+        crate::scope::scoped!($self, crate::scope::Scope::Tenant($tenant), c => {
+            sqlx::query_as::<_, $row>(sqlx::AssertSqlSafe(sql))
+                .bind($tenant.as_uuid())
+                .bind($id)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(crate::error::map)?
+                .ok_or(isms_domain::ports::RepoError::NotFound)?
+                .try_into()
+        })
+    }};
+}
+pub(crate) use tenant_row;
+
 macro_rules! impl_compliance_repositories {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -292,19 +314,10 @@ macro_rules! impl_compliance_repositories {
                 tenant: isms_domain::TenantId,
                 id: isms_domain::compliance::ReportId,
             ) -> Result<isms_domain::compliance::SignedReport, isms_domain::ports::RepoError> {
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    sqlx::query_as::<_, crate::compliance_rows::ReportRow>(
-                        "SELECT report, signature, key_id FROM compliance_reports \
-                         WHERE tenant_id = $1 AND id = $2",
-                    )
-                    .bind(tenant.as_uuid())
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *c)
-                    .await
-                    .map_err(crate::error::map)?
-                    .ok_or(isms_domain::ports::RepoError::NotFound)?
-                    .try_into()
-                })
+                crate::compliance_repos::tenant_row!(
+                    self, tenant, id.as_uuid(), "compliance_reports",
+                    "report, signature, key_id", crate::compliance_rows::ReportRow
+                )
             }
         }
 
@@ -345,20 +358,10 @@ macro_rules! impl_compliance_repositories {
                 tenant: isms_domain::TenantId,
                 id: isms_domain::compliance::ConsentId,
             ) -> Result<isms_domain::compliance::Consent, isms_domain::ports::RepoError> {
-                let sql = format!(
-                    "SELECT {} FROM gdpr_consents WHERE tenant_id = $1 AND id = $2",
-                    crate::compliance_rows::CONSENT_COLUMNS
-                );
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    sqlx::query_as::<_, crate::compliance_rows::ConsentRow>(sqlx::AssertSqlSafe(sql))
-                        .bind(tenant.as_uuid())
-                        .bind(id.as_uuid())
-                        .fetch_optional(&mut *c)
-                        .await
-                        .map_err(crate::error::map)?
-                        .ok_or(isms_domain::ports::RepoError::NotFound)?
-                        .try_into()
-                })
+                crate::compliance_repos::tenant_row!(
+                    self, tenant, id.as_uuid(), "gdpr_consents",
+                    crate::compliance_rows::CONSENT_COLUMNS, crate::compliance_rows::ConsentRow
+                )
             }
 
             async fn consents(

@@ -324,20 +324,10 @@ macro_rules! impl_gdpr_repository {
                 id: isms_domain::compliance::DsrId,
             ) -> Result<isms_domain::compliance::DataSubjectRequest, isms_domain::ports::RepoError>
             {
-                let sql = format!(
-                    "SELECT {} FROM gdpr_requests WHERE tenant_id = $1 AND id = $2",
-                    crate::gdpr_rows::REQUEST_COLUMNS
-                );
-                crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
-                    sqlx::query_as::<_, crate::gdpr_rows::RequestRow>(sqlx::AssertSqlSafe(sql))
-                        .bind(tenant.as_uuid())
-                        .bind(id.as_uuid())
-                        .fetch_optional(&mut *c)
-                        .await
-                        .map_err(crate::error::map)?
-                        .ok_or(isms_domain::ports::RepoError::NotFound)?
-                        .try_into()
-                })
+                crate::compliance_repos::tenant_row!(
+                    self, tenant, id.as_uuid(), "gdpr_requests",
+                    crate::gdpr_rows::REQUEST_COLUMNS, crate::gdpr_rows::RequestRow
+                )
             }
 
             async fn requests(
@@ -532,63 +522,24 @@ macro_rules! impl_gdpr_repository {
                 );
                 crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
                     let mut out = isms_domain::compliance::SubjectRecords::default();
-                    out.consents = sqlx::query_as::<_, crate::compliance_rows::ConsentRow>(sqlx::AssertSqlSafe(consents_sql))
-                        .bind(tenant.as_uuid())
-                        .bind(subject_type)
-                        .bind(&subject_id)
-                        .fetch_all(&mut *c)
-                        .await
-                        .map_err(crate::error::map)?
-                        .into_iter()
-                        .map(TryInto::try_into)
-                        .collect::<Result<_, _>>()?;
-                    out.requests = sqlx::query_as::<_, crate::gdpr_rows::RequestRow>(sqlx::AssertSqlSafe(requests_sql))
-                        .bind(tenant.as_uuid())
-                        .bind(subject_type)
-                        .bind(&subject_id)
-                        .fetch_all(&mut *c)
-                        .await
-                        .map_err(crate::error::map)?
-                        .into_iter()
-                        .map(TryInto::try_into)
-                        .collect::<Result<_, _>>()?;
+                    out.consents = crate::gdpr_repos::subject_rows!(c, tenant, crate::compliance_rows::ConsentRow, consents_sql,
+                        subject_type, &subject_id);
+                    out.requests = crate::gdpr_repos::subject_rows!(c, tenant, crate::gdpr_rows::RequestRow, requests_sql,
+                        subject_type, &subject_id);
                     if let Some(u) = user {
-                        out.sessions = sqlx::query_as::<_, crate::gdpr_rows::SessionRow>(
+                        out.sessions = crate::gdpr_repos::subject_rows!(c, tenant, crate::gdpr_rows::SessionRow,
                             "SELECT id, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent \
                              FROM sessions WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at, id",
-                        )
-                        .bind(tenant.as_uuid())
-                        .bind(u.as_uuid())
-                        .fetch_all(&mut *c)
-                        .await
-                        .map_err(crate::error::map)?
-                        .into_iter()
-                        .map(Into::into)
-                        .collect();
-                        out.access_reviews = sqlx::query_as::<_, crate::gdpr_rows::ReviewRow>(
+                            u.as_uuid());
+                        out.access_reviews = crate::gdpr_repos::subject_rows!(c, tenant, crate::gdpr_rows::ReviewRow,
                             "SELECT id, user_id, reviewer_id, outcome, comment, reviewed_at \
-                             FROM access_reviews WHERE tenant_id = $1 AND user_id = $2 ORDER BY reviewed_at, id",
-                        )
-                        .bind(tenant.as_uuid())
-                        .bind(u.as_uuid())
-                        .fetch_all(&mut *c)
-                        .await
-                        .map_err(crate::error::map)?
-                        .into_iter()
-                        .map(TryInto::try_into)
-                        .collect::<Result<_, _>>()?;
-                        out.owned_assets = sqlx::query_as::<_, crate::gdpr_rows::AssetRow>(
+                             FROM access_reviews WHERE tenant_id = $1 AND user_id = $2 \
+                             ORDER BY reviewed_at, id",
+                            u.as_uuid());
+                        out.owned_assets = crate::gdpr_repos::subject_rows!(c, tenant, crate::gdpr_rows::AssetRow,
                             "SELECT id, name FROM assets WHERE tenant_id = $1 AND owner_id = $2 \
                              AND deleted_at IS NULL ORDER BY id",
-                        )
-                        .bind(tenant.as_uuid())
-                        .bind(u.as_uuid())
-                        .fetch_all(&mut *c)
-                        .await
-                        .map_err(crate::error::map)?
-                        .into_iter()
-                        .map(Into::into)
-                        .collect();
+                            u.as_uuid());
                     }
                     Ok(out)
                 })
@@ -635,6 +586,23 @@ macro_rules! impl_gdpr_repository {
 }
 
 pub(crate) use impl_gdpr_repository;
+
+/// The converted rows of one query of a subject's records inside the
+/// caller's connection `$c`: `$1` is the tenant, the rest bound in order.
+macro_rules! subject_rows {
+    ($c:ident, $tenant:ident, $row:ty, $sql:expr, $($bind:expr),+) => {
+        sqlx::query_as::<_, $row>(sqlx::AssertSqlSafe(String::from($sql)))
+            .bind($tenant.as_uuid())
+            $(.bind($bind))+
+            .fetch_all(&mut *$c)
+            .await
+            .map_err(crate::error::map)?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_, isms_domain::ports::RepoError>>()?
+    };
+}
+pub(crate) use subject_rows;
 
 /// Moves a stored request to `$r`'s status inside the caller's
 /// transaction `$c`, if it is still `$from`.

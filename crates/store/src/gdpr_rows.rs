@@ -90,9 +90,10 @@ pub(crate) struct SessionRow {
     user_agent: Option<String>,
 }
 
-impl From<SessionRow> for SubjectSession {
-    fn from(r: SessionRow) -> Self {
-        Self {
+impl TryFrom<SessionRow> for SubjectSession {
+    type Error = RepoError;
+    fn try_from(r: SessionRow) -> Result<Self, RepoError> {
+        Ok(Self {
             id: r.id,
             created_at: r.created_at,
             last_seen_at: r.last_seen_at,
@@ -100,7 +101,7 @@ impl From<SessionRow> for SubjectSession {
             revoked_at: r.revoked_at,
             ip: r.ip,
             user_agent: r.user_agent,
-        }
+        })
     }
 }
 
@@ -134,12 +135,13 @@ pub(crate) struct AssetRow {
     name: String,
 }
 
-impl From<AssetRow> for SubjectAsset {
-    fn from(r: AssetRow) -> Self {
-        Self {
+impl TryFrom<AssetRow> for SubjectAsset {
+    type Error = RepoError;
+    fn try_from(r: AssetRow) -> Result<Self, RepoError> {
+        Ok(Self {
             id: r.id,
             name: r.name,
-        }
+        })
     }
 }
 

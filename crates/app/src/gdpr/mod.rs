@@ -26,6 +26,7 @@ use isms_domain::time::now;
 use crate::AppError;
 use crate::audit::AuditTrail;
 
+pub(crate) use requests::erase_account;
 pub use source::GdprRecords;
 
 /// What the GDPR service reads and writes.

@@ -224,8 +224,8 @@ impl GdprService {
         self.close(Some(who), request, meta).await
     }
 
-    /// Erases an account (live or deleted) in one transaction with its
-    /// `subject_erased` record; `false` when it was erased already.
+    /// Erases an account (live or deleted); `false` when it was erased
+    /// already.
     pub(super) async fn erase_user(
         &self,
         who: Option<&Principal>,
@@ -233,23 +233,7 @@ impl GdprService {
         user: isms_domain::UserId,
         meta: &RequestMeta,
     ) -> Result<bool, AppError> {
-        let mut event = SecurityEvent::new(K::SubjectErased, Outcome::Success, meta)
-            .tenant(tenant)
-            .target(user)
-            .details(serde_json::json!({
-                "fields": ["email", "display_name", "sessions.ip", "sessions.user_agent"],
-                "subject_key": "destroyed",
-            }));
-        if let Some(w) = who {
-            event = event.actor(w.user_id).session(w.session_id);
-        }
-        let repo = self.inner.gdpr.clone();
-        self.inner
-            .audit
-            .change(vec![event], async move |records| {
-                repo.erase_account(tenant, user, now(), records).await
-            })
-            .await
+        erase_account(&self.inner.audit, &self.inner.gdpr, who, tenant, user, meta).await
     }
 
     async fn fulfil_rectification(
@@ -334,4 +318,33 @@ impl GdprService {
             .await?;
         Ok(request)
     }
+}
+
+/// Erases an account (live or deleted) in one transaction with its
+/// `subject_erased` record (actor: `who`, or the server); `false` when it
+/// was erased already. The one erasure path: user deletion with erasure,
+/// erasure requests and retention all come here.
+pub(crate) async fn erase_account(
+    audit: &crate::audit::AuditTrail,
+    repo: &std::sync::Arc<dyn isms_domain::compliance::GdprRepository>,
+    who: Option<&Principal>,
+    tenant: isms_domain::TenantId,
+    user: isms_domain::UserId,
+    meta: &RequestMeta,
+) -> Result<bool, AppError> {
+    let mut event = SecurityEvent::new(K::SubjectErased, Outcome::Success, meta)
+        .tenant(tenant)
+        .target(user)
+        .details(serde_json::json!({
+            "fields": ["email", "display_name", "sessions.ip", "sessions.user_agent"],
+            "subject_key": "destroyed",
+        }));
+    if let Some(w) = who {
+        event = event.actor(w.user_id).session(w.session_id);
+    }
+    audit
+        .change(vec![event], async |records| {
+            repo.erase_account(tenant, user, now(), records).await
+        })
+        .await
 }
