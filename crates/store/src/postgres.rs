@@ -28,6 +28,10 @@ crate::risk_repos::impl_risk_repository!(PgStore);
 crate::gdpr_repos::impl_gdpr_repository!(PgStore);
 
 impl PgStore {
+    /// PostgreSQL plans bulk `UPDATE ... FROM (VALUES ...)` joins from
+    /// its statistics; no hint needed (see `SqliteStore::NO_INDEX`).
+    pub(crate) const NO_INDEX: &'static str = "";
+
     /// The row lock serialises appends to one log across instances.
     pub(crate) const AUDIT_HEAD_FOR_UPDATE: &'static str =
         "SELECT size, frontier FROM audit_logs WHERE log_id = $1 FOR UPDATE";

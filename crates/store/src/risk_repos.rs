@@ -99,9 +99,12 @@ macro_rules! impl_risk_repository {
                     return Ok(Vec::new());
                 }
                 let (risks, threats, vulns) = crate::scope::scoped!(self, crate::scope::Scope::Tenant(tenant), c => {
+                    // No ORDER BY: SQLite would then walk the tenant's
+                    // whole (tenant_id, id) index for its order, once per
+                    // batch; the exposure index finds the batch's rows.
                     let sql = format!(
                         "SELECT {} FROM risks r WHERE r.tenant_id = $1 AND r.deleted_at IS NULL \
-                         AND r.asset_id IN ({}) ORDER BY r.id",
+                         AND r.asset_id IN ({})",
                         crate::risk_rows::risk_columns!(),
                         crate::risk_repos::placeholders(2, assets.len())
                     );
@@ -110,13 +113,15 @@ macro_rules! impl_risk_repository {
                     for a in &assets {
                         q = q.bind(a.id.as_uuid());
                     }
-                    let risks: Vec<isms_domain::risk::Risk> = q
+                    let mut risks: Vec<isms_domain::risk::Risk> = q
                         .fetch_all(&mut *c)
                         .await
                         .map_err(crate::error::map)?
                         .into_iter()
                         .map(TryInto::try_into)
                         .collect::<Result<_, _>>()?;
+                    // Contributions are listed in the order risks were created.
+                    risks.sort_unstable_by_key(|r| r.id);
                     let mut threat_ids: Vec<uuid::Uuid> =
                         risks.iter().map(|r| r.exposure.threat_id.as_uuid()).collect();
                     threat_ids.sort_unstable();
@@ -977,11 +982,14 @@ macro_rules! impl_risk_repository {
                         crate::risk_rows::asset_columns!(""),
                         " FROM assets WHERE tenant_id = $1 AND deleted_at IS NULL AND status <> 'disposed' \
                          AND (next_assessment_due IS NULL OR next_assessment_due <= $2) \
-                         AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4"
+                         AND id > $3 ORDER BY id LIMIT $4"
                     ))
                     .bind(tenant.as_uuid())
                     .bind(now)
-                    .bind(after.map(|a| a.as_uuid()))
+                    // The nil id sorts before every id: a range the index
+                    // can seek, where `$3 IS NULL OR id > $3` scanned from
+                    // the tenant's first asset on every batch.
+                    .bind(after.map_or(uuid::Uuid::nil(), |a| a.as_uuid()))
                     .bind(i64::from(limit))
                     .fetch_all(&mut *c)
                     .await
@@ -1045,9 +1053,13 @@ macro_rules! impl_risk_repository {
                                 .push_bind(r.assessed_at)
                                 .push_bind(r.next_assessment_due);
                         });
-                        q.push(") AS v WHERE assets.tenant_id = ")
+                        q.push(") AS v WHERE ")
+                            .push(Self::NO_INDEX)
+                            .push("assets.tenant_id = ")
                             .push_bind(tenant.as_uuid())
-                            .push(" AND assets.id = v.column1 AND assets.deleted_at IS NULL");
+                            .push(" AND assets.id = ")
+                            .push(Self::NO_INDEX)
+                            .push("v.column1 AND assets.deleted_at IS NULL");
                         let done = q.build().execute(&mut *c).await.map_err(crate::error::map)?;
                         // Every asset must still be there (ids are distinct:
                         // one write per asset).
@@ -1076,9 +1088,13 @@ macro_rules! impl_risk_repository {
                                 .push_bind(r.assessed_at)
                                 .push_bind(r.updated_at);
                         });
-                        q.push(") AS v WHERE risks.tenant_id = ")
+                        q.push(") AS v WHERE ")
+                            .push(Self::NO_INDEX)
+                            .push("risks.tenant_id = ")
                             .push_bind(tenant.as_uuid())
-                            .push(" AND risks.id = v.column1");
+                            .push(" AND risks.id = ")
+                            .push(Self::NO_INDEX)
+                            .push("v.column1");
                         q.build().execute(&mut *c).await.map_err(crate::error::map)?;
                     }
                     for w in writes {

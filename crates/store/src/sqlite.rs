@@ -47,6 +47,14 @@ impl SqliteStore {
          WHERE log_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3)",
     );
 
+    /// Unary plus: the term it prefixes can use no index. A bulk
+    /// `UPDATE t ... FROM (VALUES ...) AS v` marks the tenant term and the
+    /// VALUES side with it, which leaves SQLite's planner one good plan:
+    /// each VALUES row looks its target up by primary key. Left to itself
+    /// it scanned the whole table per statement (with a Bloom filter on
+    /// the VALUES), which made a 10,000-asset assessment run quadratic.
+    pub(crate) const NO_INDEX: &'static str = "+";
+
     pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {
         let connect = SqliteConnectOptions::from_str(opts.url.expose())
             .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
