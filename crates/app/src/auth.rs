@@ -346,7 +346,7 @@ impl AuthService {
 
     async fn start_session(
         &self,
-        mut user: User,
+        user: User,
         meta: &RequestMeta,
         mfa_verified: bool,
         mut events: Vec<SecurityEvent>,
@@ -376,9 +376,8 @@ impl AuthService {
                 sessions.create(&session, &record, audit).await
             })
             .await?;
-        user.last_login_at = Some(now);
-        self.inner.users.update(&user, &[]).await?;
-        // Cached copies of this account (its other sessions) are stale now.
+        // The session's transaction stamped `last_login_at`: cached copies
+        // of this account (its other sessions) are stale now.
         self.invalidate_user(user.id);
         self.issue(&user, &session, refresh, now)
     }

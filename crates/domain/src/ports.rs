@@ -143,7 +143,9 @@ pub enum RotateOutcome {
 /// Sessions and their refresh-token families.
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
-    /// Stores a new session with its first refresh token, atomically.
+    /// Stores a new session with its first refresh token and stamps the
+    /// user's `last_login_at` with the session's start, atomically;
+    /// `NotFound` when the user is gone.
     async fn create(
         &self,
         session: &Session,

@@ -37,6 +37,23 @@ macro_rules! impl_identity_repositories {
                 .await
                 .map_err(crate::error::map)?;
                 crate::identity_repos::insert_refresh!(&mut *tx, first)?;
+                // Only this column: a whole-row write of the copy read
+                // before hashing would undo a role change or deactivation
+                // committed meanwhile. A user deleted meanwhile gets no
+                // session.
+                let stamped = sqlx::query(
+                    "UPDATE users SET last_login_at = $3 \
+                     WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+                )
+                .bind(s.tenant_id.as_uuid())
+                .bind(s.user_id.as_uuid())
+                .bind(s.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(crate::error::map)?;
+                if stamped.rows_affected() == 0 {
+                    return Err(isms_domain::ports::RepoError::NotFound);
+                }
                 crate::audit_append::append_audit!(tx, audit)?;
                 tx.commit().await.map_err(crate::error::map)
             }

@@ -70,6 +70,11 @@ const SQLITE: &[Source] = &[
         "risk matrix",
         include_str!("../migrations/sqlite/0012_risk_matrix.sql"),
     ),
+    (
+        13,
+        "audit failure indexes",
+        include_str!("../migrations/sqlite/0013_audit_failure_indexes.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -132,6 +137,11 @@ const POSTGRES: &[Source] = &[
         12,
         "risk matrix",
         include_str!("../migrations/postgres/0012_risk_matrix.sql"),
+    ),
+    (
+        13,
+        "audit failure indexes",
+        include_str!("../migrations/postgres/0013_audit_failure_indexes.sql"),
     ),
 ];
 

@@ -75,6 +75,7 @@ conformance! {
     sessions::rotation_and_reuse_detection,
     sessions::rotate_rejects_unknown_and_expired,
     sessions::concurrent_rotation_has_one_winner,
+    sessions::create_stamps_the_login_and_refuses_a_deleted_user,
     signing_keys::signing_key_lifecycle,
     audit::appends_are_gapless_and_the_head_tracks_the_root,
     audit::stored_nodes_prove_inclusion,

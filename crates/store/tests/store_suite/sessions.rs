@@ -419,3 +419,22 @@ pub async fn concurrent_rotation_has_one_winner(cx: &Ctx) {
         );
     }
 }
+
+pub async fn create_stamps_the_login_and_refuses_a_deleted_user(cx: &Ctx) {
+    let repo = cx.sessions();
+    let (t, u) = tenant_with_user(cx, "Acme", "alice@example.com").await;
+    let bob = stored_user(cx, t.id, "bob@example.com").await;
+    let at = now() + secs(30);
+    let (s, _) = stored_session(cx, t.id, u.id, at).await;
+    // Only the login moved, and only on this user's row.
+    let mut expected = u.clone();
+    expected.last_login_at = Some(s.created_at);
+    assert_eq!(cx.users().get(t.id, u.id).await.unwrap(), expected);
+    assert_eq!(cx.users().get(t.id, bob.id).await.unwrap(), bob);
+
+    cx.users().soft_delete(t.id, bob.id, &[]).await.unwrap();
+    let late = Session::start(t.id, bob.id, None, None, &policy(), now());
+    let first = refresh(&late, late.created_at);
+    crate::assert_err!(repo.create(&late, &first, &[]).await, RepoError::NotFound);
+    crate::assert_err!(repo.get(t.id, late.id).await, RepoError::NotFound);
+}
