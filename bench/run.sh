@@ -68,7 +68,9 @@ start_server() {
     local port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     BASE="http://127.0.0.1:${port}"
-    (cd "$WORK" && env ISMS_BIND="127.0.0.1:${port}" ISMS_LOG=info "$@" "$BIN" >"$WORK/stdout" 2>/dev/null) &
+    # exec: $PID is the server itself, so stop_server stops it (a plain
+    # subshell would leave each scenario's server running into the next).
+    (cd "$WORK" && exec env ISMS_BIND="127.0.0.1:${port}" ISMS_LOG=info "$@" "$BIN" >"$WORK/stdout" 2>/dev/null) &
     PID=$!
     for _ in $(seq 1 100); do
         kill -0 "$PID" 2>/dev/null || { echo "server failed to start" >&2; exit 1; }
@@ -132,11 +134,6 @@ fi
 
 # CPU clock ticks of the server's threads (those whose name starts with
 # $2, if given) and of the whole machine (busy, total).
-server_pid() {
-    local child
-    child=$(pgrep -P "$PID" | head -1 || true)
-    echo "${child:-$PID}"
-}
 thread_ticks() {
     local total=0 t
     for t in /proc/"$1"/task/*; do
@@ -149,7 +146,7 @@ machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /pr
 
 if want login_storm; then
     start_server "${OFF[@]}"
-    SPID=$(server_pid)
+    SPID=$PID
     echo "== login_storm: wrk -t1 -c64 -d$DURATION -s bench/login.lua $BASE/api/v1/auth/login, health probed alongside (bench/probe.py)"
     wrk -t1 -c64 -d"$DURATION" --latency -s bench/login.lua "$BASE/api/v1/auth/login" >"$WORK/storm" &
     STORM=$!
