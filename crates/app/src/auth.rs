@@ -375,7 +375,13 @@ impl AuthService {
             .change(events, async |audit| {
                 sessions.create(&session, &record, audit).await
             })
-            .await?;
+            .await
+            // The account was deleted after its password was checked: the
+            // same answer as any refused login, never a 404.
+            .map_err(|e| match e {
+                AppError::NotFound => AppError::InvalidCredentials,
+                other => other,
+            })?;
         // The session's transaction stamped `last_login_at`: cached copies
         // of this account (its other sessions) are stale now.
         self.invalidate_user(user.id);

@@ -1053,13 +1053,8 @@ macro_rules! impl_risk_repository {
                                 .push_bind(r.assessed_at)
                                 .push_bind(r.next_assessment_due);
                         });
-                        q.push(") AS v WHERE ")
-                            .push(Self::NO_INDEX)
-                            .push("assets.tenant_id = ")
-                            .push_bind(tenant.as_uuid())
-                            .push(" AND assets.id = ")
-                            .push(Self::NO_INDEX)
-                            .push("v.column1 AND assets.deleted_at IS NULL");
+                        crate::risk_repos::join_values_by_id!(q, "assets", tenant)
+                            .push(" AND assets.deleted_at IS NULL");
                         let done = q.build().execute(&mut *c).await.map_err(crate::error::map)?;
                         // Every asset must still be there (ids are distinct:
                         // one write per asset).
@@ -1088,13 +1083,7 @@ macro_rules! impl_risk_repository {
                                 .push_bind(r.assessed_at)
                                 .push_bind(r.updated_at);
                         });
-                        q.push(") AS v WHERE ")
-                            .push(Self::NO_INDEX)
-                            .push("risks.tenant_id = ")
-                            .push_bind(tenant.as_uuid())
-                            .push(" AND risks.id = ")
-                            .push(Self::NO_INDEX)
-                            .push("v.column1");
+                        crate::risk_repos::join_values_by_id!(q, "risks", tenant);
                         q.build().execute(&mut *c).await.map_err(crate::error::map)?;
                     }
                     for w in writes {
@@ -1326,6 +1315,23 @@ macro_rules! update_risk_scores {
 }
 
 pub(crate) use update_risk_scores;
+
+/// Closes the `FROM (VALUES ...` of a bulk update of `$table` and joins
+/// each VALUES row (`column1` the id) to its row of the tenant, marked so
+/// that SQLite looks each one up by primary key (`SqliteStore::NO_INDEX`).
+macro_rules! join_values_by_id {
+    ($q:expr, $table:literal, $tenant:expr) => {
+        $q.push(") AS v WHERE ")
+            .push(Self::NO_INDEX)
+            .push(concat!($table, ".tenant_id = "))
+            .push_bind($tenant.as_uuid())
+            .push(concat!(" AND ", $table, ".id = "))
+            .push(Self::NO_INDEX)
+            .push("v.column1")
+    };
+}
+
+pub(crate) use join_values_by_id;
 
 macro_rules! upsert_treatment {
     ($c:ident, $t:expr) => {{
