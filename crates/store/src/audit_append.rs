@@ -12,6 +12,56 @@
 //! several instances to one log serialise on the head row and can neither
 //! fork nor gap it.
 
+/// Entries and nodes per statement: within both backends' bind limits
+/// (15 and 5 parameters a row; SQLite allows 32,766, PostgreSQL 65,535).
+pub(crate) const ENTRIES_PER_STATEMENT: usize = 500;
+pub(crate) const NODES_PER_STATEMENT: usize = 1000;
+
+/// `INSERT INTO audit_entries ... VALUES` for `(entry, canonical, leaf)`
+/// rows whose sequence numbers are known to fit an `i64`.
+macro_rules! push_entries {
+    ($q:ident, $chunk:expr) => {
+        $q.push(
+            "INSERT INTO audit_entries (log_id, seq, id, tenant_id, occurred_at, event_type, \
+             actor_user_id, resource_type, resource_id, outcome, ip, compliance_flags, risk_score, \
+             canonical, leaf_hash) ",
+        );
+        $q.push_values($chunk, |mut b, (entry, canonical, leaf)| {
+            let r = &entry.record;
+            b.push_bind(entry.log_id.to_string())
+                .push_bind(i64::try_from(entry.seq).unwrap_or(i64::MAX))
+                .push_bind(entry.id)
+                .push_bind(r.tenant_id.map(|t| t.as_uuid()))
+                .push_bind(entry.timestamp)
+                .push_bind(r.event_type.clone())
+                .push_bind(r.actor_user_id.map(|u| u.as_uuid()))
+                .push_bind(r.resource_type.clone())
+                .push_bind(r.resource_id.clone())
+                .push_bind(r.outcome.as_str())
+                .push_bind(r.ip.clone())
+                .push_bind(crate::audit_rows::flags_text(&r.compliance_flags))
+                .push_bind(i16::from(r.risk_score))
+                .push_bind(canonical.clone())
+                .push_bind(leaf.to_vec());
+        });
+    };
+}
+
+/// `INSERT INTO audit_nodes ... VALUES` for `(node, hash)` pairs of the
+/// log `log_text` of tenant `tenant`.
+macro_rules! push_nodes {
+    ($q:ident, $chunk:expr, $log_text:expr, $tenant:expr) => {
+        $q.push("INSERT INTO audit_nodes (log_id, tenant_id, level, idx, hash) ");
+        $q.push_values($chunk, |mut b, (node, hash)| {
+            b.push_bind($log_text.clone())
+                .push_bind($tenant)
+                .push_bind(i16::from(node.level))
+                .push_bind(i64::try_from(node.index).unwrap_or(i64::MAX))
+                .push_bind(hash.to_vec());
+        });
+    };
+}
+
 macro_rules! append_audit {
     ($c:ident, $records:expr) => {{
         let records: &[isms_domain::audit::AuditRecord] = $records;
@@ -80,58 +130,54 @@ macro_rules! append_audit {
                 rows.push((entry, canonical, leaf));
                 seq += 1;
             }
-            for chunk in rows.chunks(500) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO audit_entries (log_id, seq, id, tenant_id, occurred_at, event_type, \
-                     actor_user_id, resource_type, resource_id, outcome, ip, compliance_flags, risk_score, \
-                     canonical, leaf_hash) ",
-                );
-                let mut bad_seq = false;
-                q.push_values(chunk, |mut b, (entry, canonical, leaf)| {
-                    let r = &entry.record;
-                    bad_seq |= i64::try_from(entry.seq).is_err();
-                    b.push_bind(log_text.clone())
-                        .push_bind(i64::try_from(entry.seq).unwrap_or(i64::MAX))
-                        .push_bind(entry.id)
-                        .push_bind(r.tenant_id.map(|t| t.as_uuid()))
-                        .push_bind(now)
-                        .push_bind(r.event_type.clone())
-                        .push_bind(r.actor_user_id.map(|u| u.as_uuid()))
-                        .push_bind(r.resource_type.clone())
-                        .push_bind(r.resource_id.clone())
-                        .push_bind(r.outcome.as_str())
-                        .push_bind(r.ip.clone())
-                        .push_bind(crate::audit_rows::flags_text(&r.compliance_flags))
-                        .push_bind(i16::from(r.risk_score))
-                        .push_bind(canonical.clone())
-                        .push_bind(leaf.to_vec());
-                });
-                if bad_seq {
-                    return Err(isms_domain::ports::RepoError::Internal(
-                        "sequence number out of range".into(),
-                    ));
-                }
-                q.build()
-                    .execute(&mut *$c)
-                    .await
-                    .map_err(crate::error::map)?;
+            // Every entry's number fits, so each bind below converts.
+            let new_size = crate::audit_rows::to_i64(seq)?;
+            // Entries, nodes and the new head in one statement (see
+            // `chain.rs`): one round trip for a request's append. Batches
+            // beyond one statement's worth write their earlier chunks
+            // first.
+            let mut entry_chunks: Vec<_> = rows.chunks(crate::audit_append::ENTRIES_PER_STATEMENT).collect();
+            let mut node_chunks: Vec<_> = nodes.chunks(crate::audit_append::NODES_PER_STATEMENT).collect();
+            let last_entries = entry_chunks.pop();
+            let last_nodes = node_chunks.pop();
+            for chunk in entry_chunks {
+                let mut q = sqlx::QueryBuilder::new("");
+                crate::audit_append::push_entries!(q, chunk);
+                q.build().execute(&mut *$c).await.map_err(crate::error::map)?;
             }
-            for chunk in nodes.chunks(1000) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO audit_nodes (log_id, tenant_id, level, idx, hash) ",
-                );
-                q.push_values(chunk, |mut b, (node, hash)| {
-                    b.push_bind(log_text.clone())
-                        .push_bind(tenant)
-                        .push_bind(i16::from(node.level))
-                        .push_bind(i64::try_from(node.index).unwrap_or(i64::MAX))
-                        .push_bind(hash.to_vec());
-                });
-                q.build()
-                    .execute(&mut *$c)
-                    .await
-                    .map_err(crate::error::map)?;
+            for chunk in node_chunks {
+                let mut q = sqlx::QueryBuilder::new("");
+                crate::audit_append::push_nodes!(q, chunk, log_text, tenant);
+                q.build().execute(&mut *$c).await.map_err(crate::error::map)?;
             }
+            let parts = 1 + usize::from(last_entries.is_some()) + usize::from(last_nodes.is_some());
+            let mut q = sqlx::QueryBuilder::new("");
+            let mut part = 0;
+            if let Some(chunk) = last_entries {
+                Self::CHAIN.begin(&mut q, part, parts);
+                crate::audit_append::push_entries!(q, chunk);
+                Self::CHAIN.end(&mut q, part, parts);
+                part += 1;
+            }
+            if let Some(chunk) = last_nodes {
+                Self::CHAIN.begin(&mut q, part, parts);
+                crate::audit_append::push_nodes!(q, chunk, log_text, tenant);
+                Self::CHAIN.end(&mut q, part, parts);
+                part += 1;
+            }
+            Self::CHAIN.begin(&mut q, part, parts);
+            q.push("UPDATE audit_logs SET size = ")
+                .push_bind(new_size)
+                .push(", frontier = ")
+                .push_bind(frontier.to_bytes())
+                .push(", root_hash = ")
+                .push_bind(frontier.root().to_vec())
+                .push(", updated_at = ")
+                .push_bind(now)
+                .push(" WHERE log_id = ")
+                .push_bind(log_text.clone());
+            Self::CHAIN.end(&mut q, part, parts);
+            q.build().execute(&mut *$c).await.map_err(crate::error::map)?;
             for (entry, _, _) in &rows {
                 let record = &entry.record;
                 if let Some(alert) = isms_domain::audit::alert_for(
@@ -163,21 +209,11 @@ macro_rules! append_audit {
                 }
             }
             stored.extend(rows.into_iter().map(|(entry, _, _)| entry));
-            sqlx::query(
-                "UPDATE audit_logs SET size = $2, frontier = $3, root_hash = $4, updated_at = $5 \
-                 WHERE log_id = $1",
-            )
-            .bind(&log_text)
-            .bind(crate::audit_rows::to_i64(seq)?)
-            .bind(frontier.to_bytes())
-            .bind(frontier.root().to_vec())
-            .bind(now)
-            .execute(&mut *$c)
-            .await
-            .map_err(crate::error::map)?;
         }
         Ok::<Vec<isms_domain::audit::AuditEntry>, isms_domain::ports::RepoError>(stored)
     }};
 }
 
 pub(crate) use append_audit;
+pub(crate) use push_entries;
+pub(crate) use push_nodes;

@@ -19,40 +19,68 @@ macro_rules! impl_identity_repositories {
                 audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
                 let mut tx = self.tx(crate::scope::Scope::Tenant(s.tenant_id)).await?;
-                sqlx::query(
-                    "INSERT INTO sessions (id, tenant_id, user_id, created_at, last_seen_at, expires_at, ip, \
-                     user_agent, revoked_at, mfa_verified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(s.id.as_uuid())
-                .bind(s.tenant_id.as_uuid())
-                .bind(s.user_id.as_uuid())
-                .bind(s.created_at)
-                .bind(s.last_seen_at)
-                .bind(s.expires_at)
-                .bind(s.ip.as_deref())
-                .bind(s.user_agent.as_deref())
-                .bind(s.revoked_at)
-                .bind(s.mfa_verified_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(crate::error::map)?;
-                crate::identity_repos::insert_refresh!(&mut *tx, first)?;
-                // Only this column: a whole-row write of the copy read
-                // before hashing would undo a role change or deactivation
+                // The session, its first refresh token and the login stamp
+                // in one statement (see `chain.rs`). The stamp sets only
+                // its column: a whole-row write of the copy read before
+                // hashing would undo a role change or deactivation
                 // committed meanwhile. A user deleted meanwhile gets no
                 // session.
-                let stamped = sqlx::query(
-                    "UPDATE users SET last_login_at = $3 \
-                     WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
-                )
-                .bind(s.tenant_id.as_uuid())
-                .bind(s.user_id.as_uuid())
-                .bind(s.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(crate::error::map)?;
-                if stamped.rows_affected() == 0 {
+                let chain = Self::CHAIN;
+                // PostgreSQL checks the token's row-level security policy
+                // against the sessions its statement started with: there
+                // the token follows in a statement of its own.
+                let with_token = chain.sees_earlier_writes();
+                let n = if with_token { 3 } else { 2 };
+                let mut q = sqlx::QueryBuilder::new("");
+                chain.begin(&mut q, 0, n);
+                q.push(
+                    "INSERT INTO sessions (id, tenant_id, user_id, created_at, last_seen_at, expires_at, ip, \
+                     user_agent, revoked_at, mfa_verified_at) ",
+                );
+                q.push_values([s], |mut b, s| {
+                    b.push_bind(s.id.as_uuid())
+                        .push_bind(s.tenant_id.as_uuid())
+                        .push_bind(s.user_id.as_uuid())
+                        .push_bind(s.created_at)
+                        .push_bind(s.last_seen_at)
+                        .push_bind(s.expires_at)
+                        .push_bind(s.ip.clone())
+                        .push_bind(s.user_agent.clone())
+                        .push_bind(s.revoked_at)
+                        .push_bind(s.mfa_verified_at);
+                });
+                chain.end(&mut q, 0, n);
+                if with_token {
+                    chain.begin(&mut q, 1, n);
+                    q.push(
+                        "INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at, \
+                         rotated_at) ",
+                    );
+                    q.push_values([first], |mut b, r| {
+                        b.push_bind(r.id)
+                            .push_bind(r.session_id.as_uuid())
+                            .push_bind(r.token_hash.to_vec())
+                            .push_bind(r.created_at)
+                            .push_bind(r.expires_at)
+                            .push_bind(r.rotated_at);
+                    });
+                    chain.end(&mut q, 1, n);
+                }
+                chain.begin(&mut q, n - 1, n);
+                q.push("UPDATE users SET last_login_at = ")
+                    .push_bind(s.created_at)
+                    .push(" WHERE tenant_id = ")
+                    .push_bind(s.tenant_id.as_uuid())
+                    .push(" AND id = ")
+                    .push_bind(s.user_id.as_uuid())
+                    .push(" AND deleted_at IS NULL");
+                chain.end(&mut q, n - 1, n);
+                let done = q.build().execute(&mut *tx).await.map_err(crate::error::map)?;
+                if chain.last_rows(done.rows_affected(), n as u64 - 1) == 0 {
                     return Err(isms_domain::ports::RepoError::NotFound);
+                }
+                if !with_token {
+                    crate::identity_repos::insert_refresh!(&mut *tx, first)?;
                 }
                 crate::audit_append::append_audit!(tx, audit)?;
                 tx.commit().await.map_err(crate::error::map)

@@ -5,6 +5,7 @@
 mod audit_append;
 mod audit_repos;
 mod audit_rows;
+mod chain;
 mod compliance_repos;
 mod compliance_rows;
 mod crypto_repos;

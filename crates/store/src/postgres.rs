@@ -32,6 +32,9 @@ impl PgStore {
     /// its statistics; no hint needed (see `SqliteStore::NO_INDEX`).
     pub(crate) const NO_INDEX: &'static str = "";
 
+    /// How several writes go in one statement (see `chain.rs`).
+    pub(crate) const CHAIN: crate::chain::Chain = crate::chain::Chain::WithClauses;
+
     /// The row lock serialises appends to one log across instances.
     pub(crate) const AUDIT_HEAD_FOR_UPDATE: &'static str =
         "SELECT size, frontier FROM audit_logs WHERE log_id = $1 FOR UPDATE";

@@ -55,6 +55,9 @@ impl SqliteStore {
     /// the VALUES), which made a 10,000-asset assessment run quadratic.
     pub(crate) const NO_INDEX: &'static str = "+";
 
+    /// How several writes go in one statement (see `chain.rs`).
+    pub(crate) const CHAIN: crate::chain::Chain = crate::chain::Chain::Semicolons;
+
     pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {
         let connect = SqliteConnectOptions::from_str(opts.url.expose())
             .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
@@ -74,6 +77,11 @@ impl SqliteStore {
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.acquire_timeout)
             .idle_timeout(Some(Duration::from_secs(600)))
+            // A connection to a local file cannot go stale the way a
+            // network one can, and sqlx's liveness ping is a round trip to
+            // the connection's worker thread: two thread wake-ups per
+            // acquire, the largest cost of a short statement.
+            .test_before_acquire(false)
             .connect_with(connect)
             .await
             .map_err(|e| StoreError::Connect(e.to_string()))?;

@@ -78,6 +78,7 @@ conformance! {
     sessions::create_stamps_the_login_and_refuses_a_deleted_user,
     signing_keys::signing_key_lifecycle,
     audit::appends_are_gapless_and_the_head_tracks_the_root,
+    audit::a_batch_beyond_one_statement_is_stored_whole,
     audit::stored_nodes_prove_inclusion,
     audit::the_log_is_append_only,
     audit::a_change_and_its_record_commit_together,

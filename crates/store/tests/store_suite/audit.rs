@@ -97,6 +97,51 @@ pub async fn appends_are_gapless_and_the_head_tracks_the_root(cx: &Ctx) {
     assert_eq!(logs.len(), 2);
 }
 
+/// One append of more entries (and nodes) than one statement carries:
+/// written in several statements, still one gapless log whose head and
+/// stored nodes agree with the entries.
+pub async fn a_batch_beyond_one_statement_is_stored_whole(cx: &Ctx) {
+    let t = stored_tenant(cx, "audit-batch").await;
+    let log = LogId::tenant(t.id);
+    cx.audit()
+        .append(&[record(Some(t.id), "logout", 1)])
+        .await
+        .unwrap();
+    let batch: Vec<AuditRecord> = (0..1_234u32)
+        .map(|i| record(Some(t.id), "user_updated", u8::try_from(i % 10).unwrap()))
+        .collect();
+    let stored = cx.audit().append(&batch).await.unwrap();
+    assert_eq!(stored.len(), 1_234);
+    assert_eq!(stored.first().unwrap().seq, 1);
+    assert_eq!(stored.last().unwrap().seq, 1_234);
+    let entries = all_entries(cx, &log).await;
+    assert_eq!(entries.len(), 1_235);
+    assert!(entries.iter().enumerate().all(|(i, e)| e.seq == i as u64));
+    let leaves: Vec<_> = entries.iter().map(|e| e.leaf_hash().unwrap()).collect();
+    let head = cx.audit().head(&log).await.unwrap();
+    assert_eq!(head.size, 1_235);
+    assert_eq!(
+        head.root_hash,
+        isms_domain::audit::root_from_leaves(&leaves)
+    );
+    for seq in [0, 499, 500, 1_000, 1_234] {
+        let plan = inclusion_proof_plan(seq, 1_235).unwrap();
+        let nodes: HashMap<NodeId, _> = cx
+            .audit()
+            .nodes(&log, plan.nodes())
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        let path = plan.assemble(&|id| nodes.get(&id).copied()).unwrap();
+        let leaf = leaves[usize::try_from(seq).unwrap()];
+        assert!(
+            verify_inclusion(&leaf, seq, 1_235, &path, &head.root_hash),
+            "seq {seq}"
+        );
+    }
+}
+
 pub async fn stored_nodes_prove_inclusion(cx: &Ctx) {
     let t = stored_tenant(cx, "audit-b").await;
     let log = LogId::tenant(t.id);
