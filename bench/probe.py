@@ -2,25 +2,61 @@
 keep-alive connection, so it measures latency without adding load.
 
     python3 bench/probe.py URL SECONDS
+
+It speaks just enough HTTP/1.1 over a raw socket (a prepared request, a
+response read by its Content-Length): http.client cost about 0.4 ms of
+CPU per request, which at 200 probes a second took 0.08 of the two cores
+the storm it measures runs on.
 """
-import http.client
+import socket
 import sys
 import time
 import urllib.parse
 
 url = urllib.parse.urlsplit(sys.argv[1])
 seconds = float(sys.argv[2])
-conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+request = (
+    f"GET {url.path or '/'} HTTP/1.1\r\nHost: {url.hostname}:{url.port}\r\n\r\n"
+).encode()
+sock = socket.create_connection((url.hostname, url.port), timeout=10)
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+buf = b""
+
+
+def response():
+    """Reads one response; returns its status code."""
+    global buf
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buf += chunk
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(buf) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buf += chunk
+    buf = buf[length:]
+    return status
+
+
 samples = []
 errors = 0
 end = time.monotonic() + seconds
 while time.monotonic() < end:
     t0 = time.perf_counter()
-    conn.request("GET", url.path)
-    res = conn.getresponse()
-    res.read()
+    sock.sendall(request)
+    status = response()
     samples.append((time.perf_counter() - t0) * 1000)
-    if res.status != 200:
+    if status != 200:
         errors += 1
     time.sleep(0.005)
 samples.sort()

@@ -215,24 +215,24 @@ impl AuthService {
     ) -> Result<TokenPair, AppError> {
         self.inner.lockout.check(email, meta.ip.as_deref()).await?;
         let found = match Email::parse(email) {
-            Ok(e) => self.inner.users.find_by_email(&e).await?,
+            Ok(e) => self.inner.users.find_for_login(&e).await?,
             Err(_) => None,
         };
         let live = found
             .as_ref()
-            .is_some_and(|u| u.is_active && u.deleted_at.is_none());
+            .is_some_and(|a| a.user.is_active && a.user.deleted_at.is_none());
         let hash = match &found {
-            Some(u) if live => &u.password_hash,
+            Some(a) if live => &a.user.password_hash,
             _ => &self.inner.dummy_hash,
         };
         let verified = self.inner.hasher.verify(password, hash).await?;
-        let user = match found {
-            Some(u) if live && verified => u,
+        let (user, mfa_enrolled) = match found {
+            Some(a) if live && verified => (a.user, a.mfa_enrolled),
             other => {
                 let mut e = SecurityEvent::new(K::LoginFailure, Outcome::Failure, meta);
-                let subject = other.map(|u| Subject {
-                    tenant: u.tenant_id,
-                    user: u.id,
+                let subject = other.map(|a| Subject {
+                    tenant: a.user.tenant_id,
+                    user: a.user.id,
                 });
                 if let Some(sub) = subject {
                     e = e.tenant(sub.tenant).target(sub.user);
@@ -245,12 +245,7 @@ impl AuthService {
                 return Err(AppError::InvalidCredentials);
             }
         };
-        if self
-            .inner
-            .factor
-            .is_enrolled(user.tenant_id, user.id)
-            .await?
-        {
+        if mfa_enrolled {
             return Err(self.challenge(&user).await?);
         }
         self.inner.lockout.record_success(email).await?;

@@ -65,7 +65,14 @@ pub trait UserRepository: Send + Sync {
         audit: &[crate::audit::AuditRecord],
     ) -> Result<(), RepoError>;
     async fn get(&self, tenant: TenantId, id: UserId) -> Result<User, RepoError>;
-    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError>;
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
+        Ok(self.find_for_login(email).await?.map(|a| a.user))
+    }
+    /// The live account with this address, with its MFA enrolment.
+    async fn find_for_login(
+        &self,
+        email: &Email,
+    ) -> Result<Option<crate::user::LoginAccount>, RepoError>;
     async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<User>, RepoError>;
     /// Writes every mutable field of `user`; `NotFound` if it is missing,
     /// deleted or in another tenant.

@@ -74,6 +74,15 @@ pub struct User {
     pub deleted_at: Option<Timestamp>,
 }
 
+/// An account as a password login finds it: the user, and whether a
+/// confirmed second factor guards it (read with the user, so a login does
+/// not pay a second lookup).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginAccount {
+    pub user: User,
+    pub mfa_enrolled: bool,
+}
+
 /// What is needed to create a user; the rest starts at its default.
 #[derive(Debug, Clone)]
 pub struct NewUser {

@@ -136,6 +136,14 @@ async fn open_text(
         .map_err(|_| RepoError::Internal(format!("stored {column} is invalid")))
 }
 
+/// A user row with its MFA enrolment (`find_for_login`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct LoginRow {
+    #[sqlx(flatten)]
+    pub(crate) user: SealedUserRow,
+    pub(crate) mfa_enrolled: bool,
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct SealedUserRow {
     id: Uuid,

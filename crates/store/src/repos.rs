@@ -147,17 +147,19 @@ macro_rules! impl_repositories {
                 row.open(self.crypto.get()?.as_ref()).await
             }
 
-            async fn find_by_email(
+            async fn find_for_login(
                 &self,
                 email: &isms_domain::Email,
-            ) -> Result<Option<isms_domain::user::User>, isms_domain::ports::RepoError> {
+            ) -> Result<Option<isms_domain::user::LoginAccount>, isms_domain::ports::RepoError> {
                 let crypto = self.crypto.get()?;
                 let index = crate::pii::email_index(crypto.as_ref(), email).await?;
                 let row = crate::scope::scoped!(self, crate::scope::Scope::Server, c => {
-                    sqlx::query_as::<_, crate::pii::SealedUserRow>(concat!(
+                    sqlx::query_as::<_, crate::pii::LoginRow>(concat!(
                         "SELECT ",
                         crate::pii::sealed_user_columns!(),
-                        " FROM users WHERE email_bidx = $1 AND deleted_at IS NULL"
+                        ", EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = users.id \
+                         AND t.tenant_id = users.tenant_id AND t.confirmed_at IS NOT NULL) AS mfa_enrolled \
+                         FROM users WHERE email_bidx = $1 AND deleted_at IS NULL"
                     ))
                     .bind(index)
                     .fetch_optional(&mut *c)
@@ -166,10 +168,13 @@ macro_rules! impl_repositories {
                 })?;
                 match row {
                     Some(r) => {
-                        let user = r.open(crypto.as_ref()).await?;
+                        let user = r.user.open(crypto.as_ref()).await?;
                         // The index is a truncated MAC: confirm on the
                         // decrypted value rather than trust it alone.
-                        Ok((user.email == *email).then_some(user))
+                        Ok((user.email == *email).then_some(isms_domain::user::LoginAccount {
+                            user,
+                            mfa_enrolled: r.mfa_enrolled,
+                        }))
                     }
                     None => Ok(None),
                 }

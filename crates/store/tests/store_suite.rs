@@ -60,6 +60,7 @@ conformance! {
     tenants::tenant_names_are_unique_without_case,
     tenants::tenant_list_pages_in_id_order,
     users::user_round_trip,
+    users::the_login_lookup_reports_a_confirmed_second_factor,
     users::user_update_writes_every_mutable_field,
     users::email_is_unique_across_tenants,
     users::soft_deleted_user_disappears_and_frees_email,

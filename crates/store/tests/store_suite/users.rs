@@ -233,3 +233,45 @@ pub async fn user_list_pages_in_id_order(cx: &Ctx) {
     assert_eq!(after, None);
     assert_eq!(seen, expected);
 }
+
+/// A login's lookup says whether a confirmed second factor guards the
+/// account: not before enrolment, not while it is pending, and only for
+/// this account.
+pub async fn the_login_lookup_reports_a_confirmed_second_factor(cx: &Ctx) {
+    let repo = cx.users();
+    let t = stored_tenant(cx, "mfa-lookup").await;
+    let alice = stored_user(cx, t.id, "alice@mfa.example").await;
+    let bob = stored_user(cx, t.id, "bob@mfa.example").await;
+    let enrolled = |e: &Email| {
+        let repo = repo.clone();
+        let e = e.clone();
+        async move {
+            repo.find_for_login(&e)
+                .await
+                .unwrap()
+                .map(|a| a.mfa_enrolled)
+        }
+    };
+    assert_eq!(enrolled(&alice.email).await, Some(false));
+    let pending = isms_domain::mfa::TotpEnrolment {
+        tenant_id: t.id,
+        user_id: alice.id,
+        secret_wrapped: vec![7; 48],
+        created_at: now(),
+        confirmed_at: None,
+        last_step: None,
+    };
+    cx.mfa().put_pending_totp(&pending, &[]).await.unwrap();
+    assert_eq!(enrolled(&alice.email).await, Some(false));
+    assert!(
+        cx.mfa()
+            .confirm_totp(t.id, alice.id, 1, &[[1; 32]], now(), &[])
+            .await
+            .unwrap()
+    );
+    let found = repo.find_for_login(&alice.email).await.unwrap().unwrap();
+    assert!(found.mfa_enrolled);
+    assert_eq!(found.user, alice);
+    assert_eq!(enrolled(&bob.email).await, Some(false));
+    assert_eq!(enrolled(&email("nobody@mfa.example")).await, None);
+}
