@@ -159,8 +159,14 @@ if want login_storm; then
     tick=$(getconf CLK_TCK)
     awk -v s="$((s1 - s0))" -v h="$((h1 - h0))" -v b="$((b1 - b0))" -v m="$((m1 - m0))" \
         -v dt="$(echo "$t1 - $t0" | bc)" -v tick="$tick" -v n="$(nproc)" 'BEGIN {
-        printf "   cpu during storm: server %.2f cores (hashing threads %.2f), machine %.0f%% busy of %d cores\n",
-            s / tick / dt, h / tick / dt, 100 * b / m, n }'
+        printf "   cpu during storm: server %.2f cores (hashing threads %.2f = %.0f%% of the cores), machine %.0f%% busy of %d cores\n",
+            s / tick / dt, h / tick / dt, 100 * h / tick / dt / n, 100 * b / m, n }'
+    # The hashing threads' share of the cores bounds logins/s against the
+    # ceiling whatever the machine's speed does between the two runs; the
+    # CPU a login's hash took compares with the ceiling's ms per hash.
+    rate=$(awk '/Requests\/sec/ {print $2}' "$WORK/storm")
+    awk -v h="$((h1 - h0))" -v dt="$(echo "$t1 - $t0" | bc)" -v tick="$tick" -v r="$rate" 'BEGIN {
+        if (r > 0) printf "   hash cpu per login: %.1f ms\n", 1000 * h / tick / dt / r }'
 fi
 if want login_storm && [ "${CEILING:-1}" != 0 ]; then
     echo "== argon2 ceiling: cargo bench -p isms-infra --bench argon2_throughput"
