@@ -136,8 +136,10 @@ macro_rules! append_audit {
             // `chain.rs`): one round trip for a request's append. Batches
             // beyond one statement's worth write their earlier chunks
             // first.
-            let mut entry_chunks: Vec<_> = rows.chunks(crate::audit_append::ENTRIES_PER_STATEMENT).collect();
-            let mut node_chunks: Vec<_> = nodes.chunks(crate::audit_append::NODES_PER_STATEMENT).collect();
+            let mut entry_chunks: Vec<_> =
+                rows.chunks(crate::audit_append::ENTRIES_PER_STATEMENT).collect();
+            let mut node_chunks: Vec<_> =
+                nodes.chunks(crate::audit_append::NODES_PER_STATEMENT).collect();
             let last_entries = entry_chunks.pop();
             let last_nodes = node_chunks.pop();
             for chunk in entry_chunks {
@@ -150,7 +152,8 @@ macro_rules! append_audit {
                 crate::audit_append::push_nodes!(q, chunk, log_text, tenant);
                 q.build().execute(&mut *$c).await.map_err(crate::error::map)?;
             }
-            let parts = 1 + usize::from(last_entries.is_some()) + usize::from(last_nodes.is_some());
+            let parts =
+                1 + usize::from(last_entries.is_some()) + usize::from(last_nodes.is_some());
             let mut q = sqlx::QueryBuilder::new("");
             let mut part = 0;
             if let Some(chunk) = last_entries {
