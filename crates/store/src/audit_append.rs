@@ -157,29 +157,29 @@ macro_rules! append_audit {
             let mut q = sqlx::QueryBuilder::new("");
             let mut part = 0;
             if let Some(chunk) = last_entries {
-                Self::CHAIN.begin(&mut q, part, parts);
-                crate::audit_append::push_entries!(q, chunk);
-                Self::CHAIN.end(&mut q, part, parts);
+                Self::CHAIN.push(&mut q, part, parts, |q| {
+                    crate::audit_append::push_entries!(q, chunk);
+                });
                 part += 1;
             }
             if let Some(chunk) = last_nodes {
-                Self::CHAIN.begin(&mut q, part, parts);
-                crate::audit_append::push_nodes!(q, chunk, log_text, tenant);
-                Self::CHAIN.end(&mut q, part, parts);
+                Self::CHAIN.push(&mut q, part, parts, |q| {
+                    crate::audit_append::push_nodes!(q, chunk, log_text, tenant);
+                });
                 part += 1;
             }
-            Self::CHAIN.begin(&mut q, part, parts);
-            q.push("UPDATE audit_logs SET size = ")
-                .push_bind(new_size)
-                .push(", frontier = ")
-                .push_bind(frontier.to_bytes())
-                .push(", root_hash = ")
-                .push_bind(frontier.root().to_vec())
-                .push(", updated_at = ")
-                .push_bind(now)
-                .push(" WHERE log_id = ")
-                .push_bind(log_text.clone());
-            Self::CHAIN.end(&mut q, part, parts);
+            Self::CHAIN.push(&mut q, part, parts, |q| {
+                q.push("UPDATE audit_logs SET size = ")
+                    .push_bind(new_size)
+                    .push(", frontier = ")
+                    .push_bind(frontier.to_bytes())
+                    .push(", root_hash = ")
+                    .push_bind(frontier.root().to_vec())
+                    .push(", updated_at = ")
+                    .push_bind(now)
+                    .push(" WHERE log_id = ")
+                    .push_bind(log_text.clone());
+            });
             q.build().execute(&mut *$c).await.map_err(crate::error::map)?;
             for (entry, _, _) in &rows {
                 let record = &entry.record;

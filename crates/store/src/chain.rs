@@ -24,8 +24,20 @@ pub(crate) enum Chain {
 }
 
 impl Chain {
-    /// Starts statement `i` of a chain of `n`; the statement's text follows.
-    pub(crate) fn begin<DB: Database>(self, q: &mut QueryBuilder<DB>, i: usize, n: usize) {
+    /// Statement `i` of a chain of `n`, written by `statement`.
+    pub(crate) fn push<DB: Database>(
+        self,
+        q: &mut QueryBuilder<DB>,
+        i: usize,
+        n: usize,
+        statement: impl FnOnce(&mut QueryBuilder<DB>),
+    ) {
+        self.begin(q, i, n);
+        statement(q);
+        self.end(q, i, n);
+    }
+
+    fn begin<DB: Database>(self, q: &mut QueryBuilder<DB>, i: usize, n: usize) {
         match self {
             Chain::Semicolons if i > 0 => {
                 q.push("; ");
@@ -40,8 +52,7 @@ impl Chain {
         }
     }
 
-    /// Ends statement `i` of a chain of `n`.
-    pub(crate) fn end<DB: Database>(self, q: &mut QueryBuilder<DB>, i: usize, n: usize) {
+    fn end<DB: Database>(self, q: &mut QueryBuilder<DB>, i: usize, n: usize) {
         if self == Chain::WithClauses && i + 1 < n {
             q.push(")");
         }
@@ -78,9 +89,9 @@ mod tests {
     fn chain(c: Chain, n: usize) -> String {
         let mut q = QueryBuilder::<sqlx::Sqlite>::new("");
         for i in 0..n {
-            c.begin(&mut q, i, n);
-            q.push(format!("S{i}"));
-            c.end(&mut q, i, n);
+            c.push(&mut q, i, n, |q| {
+                q.push(format!("S{i}"));
+            });
         }
         q.sql().as_str().to_owned()
     }

@@ -32,49 +32,36 @@ macro_rules! impl_identity_repositories {
                 let with_token = chain.sees_earlier_writes();
                 let n = if with_token { 3 } else { 2 };
                 let mut q = sqlx::QueryBuilder::new("");
-                chain.begin(&mut q, 0, n);
-                q.push(
-                    "INSERT INTO sessions (id, tenant_id, user_id, created_at, last_seen_at, expires_at, ip, \
-                     user_agent, revoked_at, mfa_verified_at) ",
-                );
-                q.push_values([s], |mut b, s| {
-                    b.push_bind(s.id.as_uuid())
-                        .push_bind(s.tenant_id.as_uuid())
-                        .push_bind(s.user_id.as_uuid())
-                        .push_bind(s.created_at)
-                        .push_bind(s.last_seen_at)
-                        .push_bind(s.expires_at)
-                        .push_bind(s.ip.clone())
-                        .push_bind(s.user_agent.clone())
-                        .push_bind(s.revoked_at)
-                        .push_bind(s.mfa_verified_at);
-                });
-                chain.end(&mut q, 0, n);
-                if with_token {
-                    chain.begin(&mut q, 1, n);
+                chain.push(&mut q, 0, n, |q| {
                     q.push(
-                        "INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at, \
-                         rotated_at) ",
+                        "INSERT INTO sessions (id, tenant_id, user_id, created_at, last_seen_at, expires_at, \
+                         ip, user_agent, revoked_at, mfa_verified_at) ",
                     );
-                    q.push_values([first], |mut b, r| {
-                        b.push_bind(r.id)
-                            .push_bind(r.session_id.as_uuid())
-                            .push_bind(r.token_hash.to_vec())
-                            .push_bind(r.created_at)
-                            .push_bind(r.expires_at)
-                            .push_bind(r.rotated_at);
+                    q.push_values([s], |mut b, s| {
+                        b.push_bind(s.id.as_uuid())
+                            .push_bind(s.tenant_id.as_uuid())
+                            .push_bind(s.user_id.as_uuid())
+                            .push_bind(s.created_at)
+                            .push_bind(s.last_seen_at)
+                            .push_bind(s.expires_at)
+                            .push_bind(s.ip.clone())
+                            .push_bind(s.user_agent.clone())
+                            .push_bind(s.revoked_at)
+                            .push_bind(s.mfa_verified_at);
                     });
-                    chain.end(&mut q, 1, n);
+                });
+                if with_token {
+                    chain.push(&mut q, 1, n, |q| crate::identity_repos::push_refresh!(q, first));
                 }
-                chain.begin(&mut q, n - 1, n);
-                q.push("UPDATE users SET last_login_at = ")
-                    .push_bind(s.created_at)
-                    .push(" WHERE tenant_id = ")
-                    .push_bind(s.tenant_id.as_uuid())
-                    .push(" AND id = ")
-                    .push_bind(s.user_id.as_uuid())
-                    .push(" AND deleted_at IS NULL");
-                chain.end(&mut q, n - 1, n);
+                chain.push(&mut q, n - 1, n, |q| {
+                    q.push("UPDATE users SET last_login_at = ")
+                        .push_bind(s.created_at)
+                        .push(" WHERE tenant_id = ")
+                        .push_bind(s.tenant_id.as_uuid())
+                        .push(" AND id = ")
+                        .push_bind(s.user_id.as_uuid())
+                        .push(" AND deleted_at IS NULL");
+                });
                 let done = q.build().execute(&mut *tx).await.map_err(crate::error::map)?;
                 if chain.last_rows(done.rows_affected(), n as u64 - 1) == 0 {
                     return Err(isms_domain::ports::RepoError::NotFound);
@@ -360,26 +347,37 @@ macro_rules! impl_identity_repositories {
     };
 }
 
+/// `INSERT INTO refresh_tokens ...` of one record, into a query builder.
+macro_rules! push_refresh {
+    ($q:expr, $r:expr) => {{
+        let r: &isms_domain::auth::RefreshTokenRecord = $r;
+        $q.push(
+            "INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at, rotated_at) ",
+        );
+        $q.push_values([r], |mut b, r| {
+            b.push_bind(r.id)
+                .push_bind(r.session_id.as_uuid())
+                .push_bind(r.token_hash.to_vec())
+                .push_bind(r.created_at)
+                .push_bind(r.expires_at)
+                .push_bind(r.rotated_at);
+        });
+    }};
+}
+
 macro_rules! insert_refresh {
     ($executor:expr, $r:expr) => {{
-        let r: &isms_domain::auth::RefreshTokenRecord = $r;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at, rotated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(r.id)
-        .bind(r.session_id.as_uuid())
-        .bind(r.token_hash.as_slice())
-        .bind(r.created_at)
-        .bind(r.expires_at)
-        .bind(r.rotated_at)
-        .execute($executor)
-        .await
-        .map(|_| ())
-        .map_err(crate::error::map)
+        let mut q = sqlx::QueryBuilder::new("");
+        crate::identity_repos::push_refresh!(q, $r);
+        q.build()
+            .execute($executor)
+            .await
+            .map(|_| ())
+            .map_err(crate::error::map)
     }};
 }
 
 pub(crate) use impl_identity_repositories;
 pub(crate) use insert_refresh;
+pub(crate) use push_refresh;
 pub(crate) use session_columns;
