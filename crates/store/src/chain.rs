@@ -11,7 +11,12 @@
 //! refuses several statements in one prepared query but runs
 //! data-modifying `WITH` clauses: `WITH w0 AS (INSERT ...), w1 AS (...)
 //! UPDATE ...`. Its sub-statements see one snapshot, so a chain only ever
-//! holds writes to different rows, none reading another's.
+//! holds writes to different rows, none reading another's (a row-level
+//! security check reading another table misses a row written in the same
+//! chain).
+//!
+//! SQLite's login goes further: its whole transaction, BEGIN and COMMIT
+//! included, in two scripts (`sqlite_unit.rs`).
 
 use sqlx::{Database, QueryBuilder};
 
@@ -59,14 +64,6 @@ impl Chain {
         if self == Chain::WithClauses && i + 2 == n {
             q.push(" ");
         }
-    }
-
-    /// Whether a statement sees the rows the chain's earlier ones wrote.
-    /// PostgreSQL's sub-statements all see the snapshot the statement
-    /// started with (a row-level security check reading another table
-    /// misses a row written in the same chain); SQLite's run one by one.
-    pub(crate) fn sees_earlier_writes(self) -> bool {
-        self == Chain::Semicolons
     }
 
     /// The rows the chain's last statement changed, from the count the

@@ -18,57 +18,28 @@ macro_rules! impl_identity_repositories {
                 first: &isms_domain::auth::RefreshTokenRecord,
                 audit: &[isms_domain::audit::AuditRecord],
             ) -> Result<(), isms_domain::ports::RepoError> {
-                let mut tx = self.tx(crate::scope::Scope::Tenant(s.tenant_id)).await?;
-                // The session, its first refresh token and the login stamp
-                // in one statement (see `chain.rs`). The stamp sets only
-                // its column: a whole-row write of the copy read before
-                // hashing would undo a role change or deactivation
-                // committed meanwhile. A user deleted meanwhile gets no
-                // session.
-                let chain = Self::CHAIN;
-                // PostgreSQL checks the token's row-level security policy
-                // against the sessions its statement started with: there
-                // the token follows in a statement of its own.
-                let with_token = chain.sees_earlier_writes();
-                let n = if with_token { 3 } else { 2 };
-                let mut q = sqlx::QueryBuilder::new("");
-                chain.push(&mut q, 0, n, |q| {
-                    q.push(
-                        "INSERT INTO sessions (id, tenant_id, user_id, created_at, last_seen_at, expires_at, \
-                         ip, user_agent, revoked_at, mfa_verified_at) ",
-                    );
-                    q.push_values([s], |mut b, s| {
-                        b.push_bind(s.id.as_uuid())
-                            .push_bind(s.tenant_id.as_uuid())
-                            .push_bind(s.user_id.as_uuid())
-                            .push_bind(s.created_at)
-                            .push_bind(s.last_seen_at)
-                            .push_bind(s.expires_at)
-                            .push_bind(s.ip.clone())
-                            .push_bind(s.user_agent.clone())
-                            .push_bind(s.revoked_at)
-                            .push_bind(s.mfa_verified_at);
-                    });
-                });
-                if with_token {
-                    chain.push(&mut q, 1, n, |q| crate::identity_repos::push_refresh!(q, first));
+                // SQLite: two round trips in all (see `sqlite_session.rs`).
+                if let Some(sqlite) = self.as_sqlite() {
+                    return crate::sqlite_session::create(sqlite, s, first, audit).await;
                 }
-                chain.push(&mut q, n - 1, n, |q| {
-                    q.push("UPDATE users SET last_login_at = ")
-                        .push_bind(s.created_at)
-                        .push(" WHERE tenant_id = ")
-                        .push_bind(s.tenant_id.as_uuid())
-                        .push(" AND id = ")
-                        .push_bind(s.user_id.as_uuid())
-                        .push(" AND deleted_at IS NULL");
-                });
+                let mut tx = self.tx(crate::scope::Scope::Tenant(s.tenant_id)).await?;
+                // The session and the login stamp in one statement (see
+                // `chain.rs`). The stamp sets only its column: a whole-row
+                // write of the copy read before hashing would undo a role
+                // change or deactivation committed meanwhile. A user
+                // deleted meanwhile gets no session.
+                let chain = Self::CHAIN;
+                let mut q = sqlx::QueryBuilder::new("");
+                chain.push(&mut q, 0, 2, |q| crate::identity_repos::push_session!(q, s));
+                chain.push(&mut q, 1, 2, |q| crate::identity_repos::push_login_stamp!(q, s));
                 let done = q.build().execute(&mut *tx).await.map_err(crate::error::map)?;
-                if chain.last_rows(done.rows_affected(), n as u64 - 1) == 0 {
+                if chain.last_rows(done.rows_affected(), 1) == 0 {
                     return Err(isms_domain::ports::RepoError::NotFound);
                 }
-                if !with_token {
-                    crate::identity_repos::insert_refresh!(&mut *tx, first)?;
-                }
+                // PostgreSQL checks the token's row-level security policy
+                // against the sessions its statement started with: the
+                // token needs a statement of its own, after the session's.
+                crate::identity_repos::insert_refresh!(&mut *tx, first)?;
                 crate::audit_append::append_audit!(tx, audit)?;
                 tx.commit().await.map_err(crate::error::map)
             }
@@ -347,6 +318,43 @@ macro_rules! impl_identity_repositories {
     };
 }
 
+/// `INSERT INTO sessions ...` of one session, into a query builder.
+macro_rules! push_session {
+    ($q:expr, $s:expr) => {{
+        let s: &isms_domain::session::Session = $s;
+        $q.push(
+            "INSERT INTO sessions (id, tenant_id, user_id, created_at, last_seen_at, expires_at, \
+             ip, user_agent, revoked_at, mfa_verified_at) ",
+        );
+        $q.push_values([s], |mut b, s| {
+            b.push_bind(s.id.as_uuid())
+                .push_bind(s.tenant_id.as_uuid())
+                .push_bind(s.user_id.as_uuid())
+                .push_bind(s.created_at)
+                .push_bind(s.last_seen_at)
+                .push_bind(s.expires_at)
+                .push_bind(s.ip.clone())
+                .push_bind(s.user_agent.clone())
+                .push_bind(s.revoked_at)
+                .push_bind(s.mfa_verified_at);
+        });
+    }};
+}
+
+/// The login stamp of session `s`'s user, unless the user is deleted.
+macro_rules! push_login_stamp {
+    ($q:expr, $s:expr) => {{
+        let s: &isms_domain::session::Session = $s;
+        $q.push("UPDATE users SET last_login_at = ")
+            .push_bind(s.created_at)
+            .push(" WHERE tenant_id = ")
+            .push_bind(s.tenant_id.as_uuid())
+            .push(" AND id = ")
+            .push_bind(s.user_id.as_uuid())
+            .push(" AND deleted_at IS NULL");
+    }};
+}
+
 /// `INSERT INTO refresh_tokens ...` of one record, into a query builder.
 macro_rules! push_refresh {
     ($q:expr, $r:expr) => {{
@@ -379,5 +387,7 @@ macro_rules! insert_refresh {
 
 pub(crate) use impl_identity_repositories;
 pub(crate) use insert_refresh;
+pub(crate) use push_login_stamp;
 pub(crate) use push_refresh;
+pub(crate) use push_session;
 pub(crate) use session_columns;

@@ -27,6 +27,9 @@ mod risk_rows;
 mod rows;
 mod scope;
 mod sqlite;
+mod sqlite_session;
+mod sqlite_stash;
+mod sqlite_unit;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod url;

@@ -35,6 +35,11 @@ impl PgStore {
     /// How several writes go in one statement (see `chain.rs`).
     pub(crate) const CHAIN: crate::chain::Chain = crate::chain::Chain::WithClauses;
 
+    /// No SQLite-only paths here (see `SqliteStore::as_sqlite`).
+    pub(crate) fn as_sqlite(&self) -> Option<&crate::sqlite::SqliteStore> {
+        None
+    }
+
     /// The row lock serialises appends to one log across instances.
     pub(crate) const AUDIT_HEAD_FOR_UPDATE: &'static str =
         "SELECT size, frontier FROM audit_logs WHERE log_id = $1 FOR UPDATE";

@@ -14,6 +14,7 @@ use crate::{StoreError, StoreOptions};
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     pub(crate) crypto: crate::pii::CryptoSlot,
+    pub(crate) stash: std::sync::Arc<crate::sqlite_stash::Stash>,
 }
 
 crate::repos::impl_repositories!(SqliteStore);
@@ -58,6 +59,11 @@ impl SqliteStore {
     /// How several writes go in one statement (see `chain.rs`).
     pub(crate) const CHAIN: crate::chain::Chain = crate::chain::Chain::Semicolons;
 
+    /// The backend's own code paths, where a port's generic body has one.
+    pub(crate) fn as_sqlite(&self) -> Option<&SqliteStore> {
+        Some(self)
+    }
+
     pub async fn connect(opts: &StoreOptions) -> Result<Self, StoreError> {
         let connect = SqliteConnectOptions::from_str(opts.url.expose())
             .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
@@ -85,18 +91,25 @@ impl SqliteStore {
             .connect_with(connect)
             .await
             .map_err(|e| StoreError::Connect(e.to_string()))?;
+        let stash = crate::sqlite_stash::Stash::new(
+            pool.clone(),
+            opts.max_connections.max(1),
+            opts.acquire_timeout,
+        );
         Ok(Self {
             pool,
             crypto: crate::pii::CryptoSlot::default(),
+            stash: std::sync::Arc::new(stash),
         })
     }
 
-    /// A connection for one statement (SQLite has no row-level security).
+    /// A connection for a short use (SQLite has no row-level security),
+    /// from the stash (see `sqlite_stash.rs`).
     pub(crate) async fn conn(
         &self,
         _scope: crate::scope::Scope,
-    ) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, isms_domain::ports::RepoError> {
-        self.pool.acquire().await.map_err(crate::error::map)
+    ) -> Result<crate::sqlite_stash::Held, isms_domain::ports::RepoError> {
+        self.stash.get().await
     }
 
     pub(crate) async fn tx(
@@ -130,6 +143,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn close(&self) {
+        self.stash.drain();
         self.pool.close().await;
     }
 }

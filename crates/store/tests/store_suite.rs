@@ -77,6 +77,7 @@ conformance! {
     sessions::rotate_rejects_unknown_and_expired,
     sessions::concurrent_rotation_has_one_winner,
     sessions::create_stamps_the_login_and_refuses_a_deleted_user,
+    sessions::a_login_stores_its_records_whole_or_not_at_all,
     signing_keys::signing_key_lifecycle,
     audit::appends_are_gapless_and_the_head_tracks_the_root,
     audit::a_batch_beyond_one_statement_is_stored_whole,

@@ -438,3 +438,107 @@ pub async fn create_stamps_the_login_and_refuses_a_deleted_user(cx: &Ctx) {
     crate::assert_err!(repo.create(&late, &first, &[]).await, RepoError::NotFound);
     crate::assert_err!(repo.get(t.id, late.id).await, RepoError::NotFound);
 }
+
+/// A login's session and audit records are stored together or not at all,
+/// and a failed one leaves no transaction behind on the connection it
+/// used: later logins (more than the pool's connections) all commit.
+pub async fn a_login_stores_its_records_whole_or_not_at_all(cx: &Ctx) {
+    use isms_domain::audit::{LogId, root_from_leaves};
+
+    use super::audit::record;
+
+    let repo = cx.sessions();
+    let (t, u) = tenant_with_user(cx, "Acme", "alice@example.com").await;
+    let gone = stored_user(cx, t.id, "gone@example.com").await;
+    cx.users().soft_delete(t.id, gone.id, &[]).await.unwrap();
+    let log = LogId::tenant(t.id);
+    let fresh = |user| {
+        let s = Session::start(t.id, user, None, None, &policy(), now());
+        let first = refresh(&s, s.created_at);
+        (s, first)
+    };
+
+    // Records of two logs, one of them raising an alert.
+    let (s, first) = fresh(u.id);
+    let records = [
+        record(Some(t.id), "login_success", 1),
+        record(Some(t.id), "access_policy_changed", 9),
+        record(None, "account_locked", 3),
+    ];
+    repo.create(&s, &first, &records).await.unwrap();
+    assert_eq!(repo.get(t.id, s.id).await.unwrap(), s);
+    let head = cx.audit().head(&log).await.unwrap();
+    assert_eq!(head.size, 2);
+    let leaves: Vec<_> = cx
+        .audit()
+        .scan(&log, 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.leaf_hash)
+        .collect();
+    assert_eq!(head.root_hash, root_from_leaves(&leaves));
+    assert_eq!(cx.audit().head(&LogId::server()).await.unwrap().size, 1);
+    let alerts = cx
+        .alerts()
+        .list(t.id, false, isms_domain::page::PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(alerts.items.len(), 1);
+    assert_eq!(alerts.items[0].entry_seq, 1);
+
+    // Failures of each step, more of them than the pool has connections.
+    let one = [record(Some(t.id), "login_success", 1)];
+    for _ in 0..6 {
+        let (taken, mut clash) = fresh(u.id);
+        clash.token_hash = first.token_hash;
+        assert!(repo.create(&taken, &clash, &one).await.is_err());
+        crate::assert_err!(repo.get(t.id, taken.id).await, RepoError::NotFound);
+
+        let (late, token) = fresh(gone.id);
+        crate::assert_err!(repo.create(&late, &token, &one).await, RepoError::NotFound);
+        crate::assert_err!(repo.get(t.id, late.id).await, RepoError::NotFound);
+    }
+    // The audit append itself refusing (a trigger stands in for any
+    // failure) takes the session with it.
+    let (fail, drop) = if cx.is_postgres() {
+        cx.exec(
+            "CREATE OR REPLACE FUNCTION suite_fail() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'no'; END $$",
+        )
+        .await
+        .unwrap();
+        (
+            "CREATE TRIGGER suite_fail BEFORE INSERT ON audit_entries \
+             FOR EACH ROW EXECUTE FUNCTION suite_fail()",
+            "DROP TRIGGER suite_fail ON audit_entries",
+        )
+    } else {
+        (
+            "CREATE TRIGGER suite_fail BEFORE INSERT ON audit_entries \
+             BEGIN SELECT RAISE(ABORT, 'no'); END",
+            "DROP TRIGGER suite_fail",
+        )
+    };
+    cx.exec(fail).await.unwrap();
+    for _ in 0..6 {
+        let (refused, token) = fresh(u.id);
+        assert!(repo.create(&refused, &token, &one).await.is_err());
+        crate::assert_err!(repo.get(t.id, refused.id).await, RepoError::NotFound);
+    }
+    cx.exec(drop).await.unwrap();
+    assert_eq!(cx.audit().head(&log).await.unwrap().size, 2);
+
+    // Every later login commits: another store sees them all.
+    let mut later = Vec::new();
+    for _ in 0..6 {
+        let (s, first) = fresh(u.id);
+        repo.create(&s, &first, &one).await.unwrap();
+        later.push(s);
+    }
+    let other = cx.connect_again().await;
+    for s in &later {
+        assert_eq!(other.sessions().get(t.id, s.id).await.unwrap(), *s);
+    }
+    assert_eq!(other.audit().head(&log).await.unwrap().size, 8);
+}
