@@ -1,6 +1,10 @@
 //! How many Argon2id hashes per second the configured parameters allow on
 //! this machine, using every core: the ceiling for the login-storm
 //! benchmark in `bench/run.sh`. Run with `cargo bench -p isms-infra`.
+//!
+//! `ARGON2_BENCH_ONLY=reused` measures only the server's case and
+//! `ARGON2_BENCH_SECS` sets the window (default 5): `bench/run.sh` takes a
+//! short ceiling right before and right after its storm.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,14 +16,21 @@ use isms_infra::password::{ITERATIONS, MEMORY_KIB, PARALLELISM};
 
 fn main() {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    fresh_memory(threads);
-    reused_memory(threads);
+    let window = Duration::from_secs_f64(
+        std::env::var("ARGON2_BENCH_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(5.0),
+    );
+    if std::env::var("ARGON2_BENCH_ONLY").as_deref() != Ok("reused") {
+        fresh_memory(threads, window);
+    }
+    reused_memory(threads, window);
 }
 
 /// Per thread, one block buffer for every hash: what the server's
 /// hashing threads do for each login (`Argon2Hasher::verify`).
-fn reused_memory(threads: usize) {
-    let window = Duration::from_secs(5);
+fn reused_memory(threads: usize, window: Duration) {
     let started = Instant::now();
     let counts: Vec<u64> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -57,8 +68,7 @@ fn reused_memory(threads: usize) {
 }
 
 /// Per hash, a fresh 19 MiB (`PasswordHasher::hash_password`).
-fn fresh_memory(threads: usize) {
-    let window = Duration::from_secs(5);
+fn fresh_memory(threads: usize, window: Duration) {
     let started = Instant::now();
     let counts: Vec<u64> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
