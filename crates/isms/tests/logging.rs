@@ -34,6 +34,8 @@ struct Proc {
     startup: Vec<String>,
     stdout: tokio::task::JoinHandle<Vec<String>>,
     stderr: tokio::task::JoinHandle<String>,
+    /// Stderr so far, as it arrives.
+    written: std::sync::Arc<std::sync::Mutex<String>>,
     _dir: tempfile::TempDir,
 }
 
@@ -62,9 +64,15 @@ impl Proc {
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("start isms");
         let mut err = child.stderr.take().unwrap();
+        let written = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = written.clone();
         let stderr = tokio::spawn(async move {
             let mut buf = Vec::new();
-            let _ = err.read_to_end(&mut buf).await;
+            let mut chunk = [0_u8; 8192];
+            while let Ok(n @ 1..) = err.read(&mut chunk).await {
+                buf.extend_from_slice(&chunk[..n]);
+                *sink.lock().unwrap() = String::from_utf8_lossy(&buf).into_owned();
+            }
             String::from_utf8_lossy(&buf).into_owned()
         });
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -97,8 +105,21 @@ impl Proc {
             startup,
             stdout,
             stderr,
+            written,
             _dir: dir,
         }
+    }
+
+    /// Waits until the log line of request `rid` has been written.
+    async fn logged(&self, rid: &str) {
+        let quoted = format!("\"request_id\":\"{rid}\"");
+        let found = tokio::time::timeout(Duration::from_secs(10), async {
+            while !self.written.lock().unwrap().contains(&quoted) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(found.is_ok(), "request {rid} not logged while running");
     }
 
     fn url(&self, path: &str) -> String {
@@ -707,4 +728,47 @@ async fn warnings_inside_requests_keep_their_request_id_at_warn_level() {
         .unwrap_or_else(|| panic!("no alert line: {stderr}"));
     let rid = alert["request_id"].as_str().expect("request id at WARN");
     assert!(c.seen.lock().unwrap().requests.contains_key(rid));
+}
+
+/// Lines queued by many requests at once reach stderr whole, one per
+/// request, and while the server runs: batching their writes holds none
+/// back until shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_each_log_one_whole_line_without_delay() {
+    let db = TestDatabase::sqlite();
+    let p = Proc::start(
+        &db,
+        &[
+            ("ISMS_SERVICE_NAME", "isms-test"),
+            ("ISMS_ENVIRONMENT", "ci"),
+        ],
+    )
+    .await;
+    let c = Client::new();
+    let sent = futures::future::join_all((0..400).map(|_| c.get(&p, "/api/v1/health", None))).await;
+    assert!(sent.iter().all(|(s, _)| *s == 200));
+    let before: BTreeSet<String> = c.seen.lock().unwrap().requests.keys().cloned().collect();
+    let (_, last) = c.get(&p, "/api/v1/health", None).await;
+    assert_eq!(last["status"], "ok");
+    let newest = c
+        .seen
+        .lock()
+        .unwrap()
+        .requests
+        .keys()
+        .find(|k| !before.contains(*k))
+        .cloned()
+        .unwrap();
+    // The server stays up meanwhile: nothing flushes its buffers but the
+    // writer's own batching.
+    p.logged(&newest).await;
+    let (_, stderr) = p.stop().await;
+    let mut completed = BTreeSet::new();
+    for l in stderr.lines().map(assert_shape) {
+        if l["message"] == "request.completed" {
+            assert!(completed.insert(l["request_id"].as_str().unwrap().to_owned()));
+        }
+    }
+    let seen: BTreeSet<String> = c.seen.into_inner().unwrap().requests.into_keys().collect();
+    assert_eq!(completed, seen);
 }
