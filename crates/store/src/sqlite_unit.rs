@@ -14,7 +14,9 @@
 //! hand its connection back with the transaction still open: the next
 //! user of the connection would run inside it. So a unit rolls back on a
 //! failed script, and one still open when dropped closes its connection,
-//! which ends the transaction with it.
+//! which ends the transaction with it. A `BEGIN` that failed (another
+//! writer held the lock past the busy timeout) opened nothing: the
+//! connection goes on to its next use.
 
 use futures::TryStreamExt as _;
 use isms_domain::ports::RepoError;
@@ -28,6 +30,8 @@ use crate::sqlite_stash::Held;
 pub(crate) struct Script {
     q: QueryBuilder<Sqlite>,
     n: usize,
+    /// Whether its first statement opens the transaction.
+    opens: bool,
 }
 
 impl Script {
@@ -35,6 +39,7 @@ impl Script {
         Self {
             q: QueryBuilder::new(""),
             n: 0,
+            opens: false,
         }
     }
 
@@ -45,6 +50,7 @@ impl Script {
         s.push(|q| {
             q.push("BEGIN IMMEDIATE");
         });
+        s.opens = true;
         s
     }
 
@@ -101,11 +107,19 @@ impl Unit {
     /// it: `Script::begin`). On an error the transaction is rolled back.
     pub(crate) async fn run(&mut self, script: Script) -> Result<Done, RepoError> {
         self.open = true;
-        let out = execute(&mut self.conn, script).await;
-        if out.is_err() {
-            self.rollback().await;
+        let opens = script.opens;
+        match execute(&mut self.conn, script).await {
+            Ok(done) => Ok(done),
+            // Its BEGIN failed: no transaction to end.
+            Err((e, Ran::Nothing)) if opens => {
+                self.open = false;
+                Err(e)
+            }
+            Err((e, _)) => {
+                self.rollback().await;
+                Err(e)
+            }
         }
-        out
     }
 
     /// Runs `script` and commits.
@@ -138,14 +152,36 @@ impl Drop for Unit {
     }
 }
 
-async fn execute(conn: &mut sqlx::SqliteConnection, mut script: Script) -> Result<Done, RepoError> {
+/// How much of a failed script ran.
+enum Ran {
+    Nothing,
+    /// Some statements, or an unknown part of it.
+    Some,
+}
+
+async fn execute(
+    conn: &mut sqlx::SqliteConnection,
+    mut script: Script,
+) -> Result<Done, (RepoError, Ran)> {
     let n = script.n;
     let mut done = Done {
         changes: Vec::with_capacity(n),
         rows: std::iter::repeat_with(Vec::new).take(n).collect(),
     };
     let mut results = sqlx::Executor::fetch_many(conn, script.q.build());
-    while let Some(step) = results.try_next().await.map_err(crate::error::map)? {
+    loop {
+        let step = match results.try_next().await {
+            Ok(Some(step)) => step,
+            Ok(None) => break,
+            Err(e) => {
+                let ran = if done.changes.is_empty() {
+                    Ran::Nothing
+                } else {
+                    Ran::Some
+                };
+                return Err((crate::error::map(e), ran));
+            }
+        };
         match step {
             // A statement's rows come before its summary.
             Either::Right(row) => {
@@ -157,10 +193,9 @@ async fn execute(conn: &mut sqlx::SqliteConnection, mut script: Script) -> Resul
         }
     }
     if done.changes.len() != n {
-        return Err(RepoError::Internal(format!(
-            "script of {n} statements reported {}",
-            done.changes.len()
-        )));
+        let reported = done.changes.len();
+        let e = RepoError::Internal(format!("script of {n} statements reported {reported}"));
+        return Err((e, Ran::Some));
     }
     Ok(done)
 }
@@ -168,6 +203,108 @@ async fn execute(conn: &mut sqlx::SqliteConnection, mut script: Script) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{DatabaseUrl, StoreOptions};
+    use std::time::Duration;
+
+    async fn store(dir: &std::path::Path) -> SqliteStore {
+        let url = format!("sqlite://{}", dir.join("unit.db").display());
+        let mut opts = StoreOptions::new(DatabaseUrl::parse(&url).unwrap());
+        opts.max_connections = 2;
+        opts.busy_timeout = Duration::from_millis(50);
+        SqliteStore::connect(&opts).await.unwrap()
+    }
+
+    async fn marked(held: &mut Held) -> bool {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM temp.mark")
+            .fetch_one(&mut **held)
+            .await
+            .is_ok()
+    }
+
+    /// The stash holds one connection (half of two); a temporary table
+    /// marks it, since it lives on that connection only.
+    async fn marked_connection(store: &SqliteStore) {
+        let mut held = store.stash.get().await.unwrap();
+        sqlx::Executor::execute(&mut *held, "CREATE TEMP TABLE mark (x)")
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_begin_refused_by_a_busy_lock_keeps_its_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        marked_connection(&store).await;
+        // Another writer holds the lock past the busy timeout.
+        let mut other = store.pool.acquire().await.unwrap();
+        sqlx::Executor::execute(&mut *other, "BEGIN IMMEDIATE")
+            .await
+            .unwrap();
+        let mut unit = Unit::acquire(&store).await.unwrap();
+        let mut script = Script::begin();
+        script.push(|q| {
+            q.push("CREATE TABLE never (x)");
+        });
+        assert!(unit.run(script).await.is_err());
+        drop(unit);
+        sqlx::Executor::execute(&mut *other, "ROLLBACK")
+            .await
+            .unwrap();
+        let mut again = store.stash.get().await.unwrap();
+        assert!(marked(&mut again).await, "the connection was closed");
+        // And it is outside any transaction: a new one can open.
+        sqlx::Executor::execute(&mut *again, "BEGIN IMMEDIATE; ROLLBACK")
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_unit_dropped_inside_its_transaction_closes_its_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        marked_connection(&store).await;
+        let mut unit = Unit::acquire(&store).await.unwrap();
+        let mut script = Script::begin();
+        script.push(|q| {
+            q.push("CREATE TABLE t (x)");
+        });
+        unit.run(script).await.unwrap();
+        drop(unit);
+        let mut again = store.stash.get().await.unwrap();
+        assert!(
+            !marked(&mut again).await,
+            "a connection inside a transaction was handed on"
+        );
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE name = 't'")
+            .fetch_one(&mut *again)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the dropped unit's change was kept");
+    }
+
+    #[tokio::test]
+    async fn a_failed_statement_rolls_back_and_hands_the_connection_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        marked_connection(&store).await;
+        let mut unit = Unit::acquire(&store).await.unwrap();
+        let mut script = Script::begin();
+        script.push(|q| {
+            q.push("CREATE TABLE t (x)");
+        });
+        script.push(|q| {
+            q.push("INSERT INTO no_such_table VALUES (1)");
+        });
+        assert!(unit.run(script).await.is_err());
+        drop(unit);
+        let mut again = store.stash.get().await.unwrap();
+        assert!(marked(&mut again).await, "the connection was closed");
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE name = 't'")
+            .fetch_one(&mut *again)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the failed script's first statement was kept");
+    }
 
     #[test]
     fn statements_are_numbered_in_order_after_the_begin() {
