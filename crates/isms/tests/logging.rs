@@ -35,7 +35,7 @@ struct Proc {
     stdout: tokio::task::JoinHandle<Vec<String>>,
     stderr: tokio::task::JoinHandle<String>,
     /// Stderr so far, as it arrives.
-    written: std::sync::Arc<std::sync::Mutex<String>>,
+    written: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -64,16 +64,14 @@ impl Proc {
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("start isms");
         let mut err = child.stderr.take().unwrap();
-        let written = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = written.clone();
         let stderr = tokio::spawn(async move {
-            let mut buf = Vec::new();
             let mut chunk = [0_u8; 8192];
             while let Ok(n @ 1..) = err.read(&mut chunk).await {
-                buf.extend_from_slice(&chunk[..n]);
-                *sink.lock().unwrap() = String::from_utf8_lossy(&buf).into_owned();
+                sink.lock().unwrap().extend_from_slice(&chunk[..n]);
             }
-            String::from_utf8_lossy(&buf).into_owned()
+            String::from_utf8_lossy(&sink.lock().unwrap()).into_owned()
         });
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut startup = Vec::new();
@@ -114,7 +112,7 @@ impl Proc {
     async fn logged(&self, rid: &str) {
         let quoted = format!("\"request_id\":\"{rid}\"");
         let found = tokio::time::timeout(Duration::from_secs(10), async {
-            while !self.written.lock().unwrap().contains(&quoted) {
+            while !String::from_utf8_lossy(&self.written.lock().unwrap()).contains(&quoted) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
